@@ -1,0 +1,684 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind says whether a chat is a direct (1:1) chat or a group.
+type Kind string
+
+// The kinds of chat.
+const (
+	// KindDirect is a chat between exactly two users, unique per pair.
+	KindDirect Kind = "direct"
+	// KindGroup is a chat with a title and any number of members, up to
+	// Limits.MaxMembers.
+	KindGroup Kind = "group"
+)
+
+// Chat is a conversation and its members. Its JSON form is the chat object
+// of the wire protocol.
+type Chat struct {
+	ID        string    `json:"id"`
+	Kind      Kind      `json:"kind"`
+	Title     string    `json:"title"`
+	Members   []Member  `json:"members"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	// LastSeq is the seq of the chat's latest persisted event, 0 if none.
+	LastSeq int64 `json:"last_seq"`
+	// LastActivityAt is the time of the latest persisted event, or
+	// CreatedAt if there is none. Chat lists are ordered by it.
+	LastActivityAt time.Time `json:"last_activity_at"`
+}
+
+// Member is one user's membership of a chat.
+type Member struct {
+	UserID string `json:"user_id"`
+}
+
+// Message is a chat message. Its JSON form is the message object of the wire
+// protocol.
+type Message struct {
+	ChatID string `json:"chat_id"`
+	// Seq is the message's position in the chat's event log, from 1.
+	Seq    int64  `json:"seq"`
+	Sender string `json:"sender"`
+	Text   string `json:"text"`
+	// ClientID is the sender's idempotency key; empty if none was given.
+	ClientID string `json:"client_id"`
+	// Metadata is a JSON object chosen by the client, or nil.
+	Metadata  json.RawMessage `json:"metadata"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// EventType names an event delivered to subscribers.
+type EventType string
+
+// Event types. Persisted events have a seq in their chat's log; the others
+// have Seq 0.
+const (
+	// EventMessageCreated is persisted: a message was sent; Message is set.
+	EventMessageCreated EventType = "message.created"
+	// EventChatCreated tells every member that a chat they belong to was
+	// created; Chat is set.
+	EventChatCreated EventType = "chat.created"
+	// EventTyping says UserID is typing in ChatID. It is not persisted and
+	// is not delivered to UserID's own connections.
+	EventTyping EventType = "typing"
+	// EventResumed ends the replay a subscription starts with: the
+	// subscription is registered and live events follow.
+	EventResumed EventType = "resumed"
+	// EventResync says that ChatID is too far behind to replay: refetch it
+	// over the REST API. Live events of the chat continue afterwards.
+	EventResync EventType = "resync"
+)
+
+// Event is what a Subscription delivers and what the WebSocket sends, one
+// per frame.
+type Event struct {
+	Type    EventType `json:"type"`
+	ChatID  string    `json:"chat_id,omitempty"`
+	Seq     int64     `json:"seq,omitempty"`
+	Message *Message  `json:"message,omitempty"`
+	Chat    *Chat     `json:"chat,omitempty"`
+	UserID  string    `json:"user_id,omitempty"`
+}
+
+// Config configures a Service. The zero value of every field except Store
+// means the documented default.
+type Config struct {
+	// Store persists chats and messages. Required.
+	Store Store
+	// Broker carries notifications between nodes. Nil means this process
+	// is the only node: events go straight to local subscribers.
+	Broker Broker
+	// Logger receives the Service's structured logs. Nil discards them.
+	Logger *slog.Logger
+	// Limits bounds what clients may send; zero fields take defaults.
+	Limits Limits
+	// ReplayLimit is the largest number of events a subscription replays
+	// for one chat on resume; a chat further behind gets a resync event
+	// instead. Default 1000.
+	ReplayLimit int
+	// QueueSize is the number of events a subscription may hold for its
+	// reader. A reader further behind than this on live events is
+	// disconnected with ErrSlowConsumer rather than buffered without
+	// bound. Default 256.
+	QueueSize int
+}
+
+// Limits bounds client input. A zero field means its default.
+type Limits struct {
+	// MaxBodyBytes bounds an HTTP request body. Default 64 KiB.
+	MaxBodyBytes int64
+	// MaxTextRunes bounds a message's text, in Unicode code points.
+	// Default 4000.
+	MaxTextRunes int
+	// MaxTitleRunes bounds a group title, in code points. Default 200.
+	MaxTitleRunes int
+	// MaxMembers bounds the members of a chat, the creator included.
+	// Default 1000.
+	MaxMembers int
+	// MaxIDBytes bounds user ids, chat ids and client ids. Default 128.
+	MaxIDBytes int
+	// MaxMetadataBytes bounds a message's metadata object, as JSON.
+	// Default 4 KiB.
+	MaxMetadataBytes int
+}
+
+// Default limits.
+const (
+	DefaultMaxBodyBytes     = 64 << 10
+	DefaultMaxTextRunes     = 4000
+	DefaultMaxTitleRunes    = 200
+	DefaultMaxMembers       = 1000
+	DefaultMaxIDBytes       = 128
+	DefaultMaxMetadataBytes = 4 << 10
+	DefaultReplayLimit      = 1000
+	DefaultQueueSize        = 256
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxTextRunes <= 0 {
+		l.MaxTextRunes = DefaultMaxTextRunes
+	}
+	if l.MaxTitleRunes <= 0 {
+		l.MaxTitleRunes = DefaultMaxTitleRunes
+	}
+	if l.MaxMembers <= 0 {
+		l.MaxMembers = DefaultMaxMembers
+	}
+	if l.MaxIDBytes <= 0 {
+		l.MaxIDBytes = DefaultMaxIDBytes
+	}
+	if l.MaxMetadataBytes <= 0 {
+		l.MaxMetadataBytes = DefaultMaxMetadataBytes
+	}
+	return l
+}
+
+// Paging bounds shared by the chat and message lists.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// Service is the chat service of one node: the typed Go API that the HTTP
+// and WebSocket handlers are built on, usable directly by in-process code
+// such as bots. Every method takes the acting user explicitly and enforces
+// membership itself. A Service is safe for concurrent use.
+type Service struct {
+	store       Store
+	broker      Broker
+	log         *slog.Logger
+	limits      Limits
+	replayLimit int
+	queueSize   int
+	now         func() time.Time
+	hub         *hub
+
+	mu       sync.Mutex
+	closed   bool
+	closing  context.Context // ends when Shutdown starts
+	shutdown context.CancelFunc
+	handlers sync.WaitGroup
+}
+
+// New returns a Service. It starts the goroutines that deliver events to
+// subscribers; stop them with Shutdown.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("chat: Config.Store is required")
+	}
+	if cfg.ReplayLimit < 0 || cfg.QueueSize < 0 {
+		return nil, errors.New("chat: Config.ReplayLimit and Config.QueueSize must not be negative")
+	}
+	s := &Service{
+		store:       cfg.Store,
+		broker:      cfg.Broker,
+		log:         cfg.Logger,
+		limits:      cfg.Limits.withDefaults(),
+		replayLimit: cfg.ReplayLimit,
+		queueSize:   cfg.QueueSize,
+		now:         time.Now,
+	}
+	s.closing, s.shutdown = context.WithCancel(context.Background())
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.replayLimit == 0 {
+		s.replayLimit = DefaultReplayLimit
+	}
+	if s.queueSize == 0 {
+		s.queueSize = DefaultQueueSize
+	}
+	h, err := newHub(s)
+	if err != nil {
+		s.shutdown()
+		return nil, err
+	}
+	s.hub = h
+	return s, nil
+}
+
+// Limits returns the limits in force, defaults filled in.
+func (s *Service) Limits() Limits { return s.limits }
+
+// Shutdown closes every subscription (WebSocket connections are closed
+// with 1001 going away), stops the Service's goroutines and waits for them
+// and for the WebSocket handlers to return, or for ctx to end. Calls made
+// after Shutdown starts fail with ErrClosed. Shutdown does not close the
+// Store or the Broker: they belong to the caller.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.shutdown()
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.hub.close()
+		s.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) checkOpen() error {
+	if s.closing.Err() != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// timestamp is the Service's clock, at the precision every Store keeps.
+func (s *Service) timestamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// CreateChatRequest describes a chat to create. Its JSON form is the body
+// of POST /chats.
+type CreateChatRequest struct {
+	Kind Kind `json:"kind"`
+	// Title is an optional group title; direct chats have none.
+	Title string `json:"title"`
+	// Members are the users to add besides the caller, who is always a
+	// member. A direct chat names exactly one other user.
+	Members []string `json:"members"`
+}
+
+// CreateChat creates a chat with userID as its creator and a member. A
+// direct chat is unique per pair of users: if it already exists, from
+// either side, CreateChat returns it with created=false. A new chat is
+// announced with a chat.created event to every member.
+func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatRequest) (_ Chat, created bool, _ error) {
+	if err := s.checkOpen(); err != nil {
+		return Chat{}, false, err
+	}
+	if err := s.checkID("user id", userID); err != nil {
+		return Chat{}, false, err
+	}
+	c := Chat{ID: newID(), Kind: req.Kind, CreatedBy: userID, CreatedAt: s.timestamp()}
+	c.LastActivityAt = c.CreatedAt
+	var directKey string
+	switch req.Kind {
+	case KindDirect:
+		if req.Title != "" {
+			return Chat{}, false, invalidf("a direct chat has no title")
+		}
+		if len(req.Members) != 1 {
+			return Chat{}, false, invalidf("a direct chat has exactly one other member")
+		}
+		other := req.Members[0]
+		if err := s.checkID("member", other); err != nil {
+			return Chat{}, false, err
+		}
+		if other == userID {
+			return Chat{}, false, invalidf("a direct chat is with another user")
+		}
+		c.Members = []Member{{UserID: userID}, {UserID: other}}
+		directKey = directChatKey(userID, other)
+	case KindGroup:
+		if !utf8.ValidString(req.Title) {
+			return Chat{}, false, invalidf("title is not valid UTF-8")
+		}
+		if n := utf8.RuneCountInString(req.Title); n > s.limits.MaxTitleRunes {
+			return Chat{}, false, invalidf("title has %d characters, more than %d", n, s.limits.MaxTitleRunes)
+		}
+		c.Title = req.Title
+		seen := map[string]bool{userID: true}
+		c.Members = []Member{{UserID: userID}}
+		for _, m := range req.Members {
+			if err := s.checkID("member", m); err != nil {
+				return Chat{}, false, err
+			}
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			c.Members = append(c.Members, Member{UserID: m})
+			if len(c.Members) > s.limits.MaxMembers {
+				return Chat{}, false, invalidf("a chat has at most %d members", s.limits.MaxMembers)
+			}
+		}
+	case "":
+		return Chat{}, false, invalidf(`kind is required: "direct" or "group"`)
+	default:
+		return Chat{}, false, invalidf(`unknown kind %q: want "direct" or "group"`, req.Kind)
+	}
+	sort.Slice(c.Members, func(i, j int) bool { return c.Members[i].UserID < c.Members[j].UserID })
+
+	stored, created, err := s.store.CreateChat(ctx, c, directKey)
+	if err != nil {
+		return Chat{}, false, fmt.Errorf("chat: create chat: %w", err)
+	}
+	if created {
+		s.hub.publishChatCreated(ctx, stored)
+	}
+	return stored, created, nil
+}
+
+// directChatKey identifies the pair of a direct chat whichever side creates
+// it. Ids cannot contain NUL, so the separator is unambiguous.
+func directChatKey(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	return a + "\x00" + b
+}
+
+// GetChat returns a chat userID is a member of, or ErrNotFound.
+func (s *Service) GetChat(ctx context.Context, userID, chatID string) (Chat, error) {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return Chat{}, err
+	}
+	c, err := s.store.GetChat(ctx, chatID)
+	if err != nil {
+		return Chat{}, fmt.Errorf("chat: get chat: %w", err)
+	}
+	for _, m := range c.Members {
+		if m.UserID == userID {
+			return c, nil
+		}
+	}
+	return Chat{}, fmt.Errorf("chat: get chat: %w", ErrNotFound)
+}
+
+// ChatListQuery selects a page of the caller's chats.
+type ChatListQuery struct {
+	// Limit is the page size: 0 means DefaultPageSize, more than
+	// MaxPageSize means MaxPageSize.
+	Limit int
+	// Cursor is the NextCursor of the previous page, or "" for the first.
+	Cursor string
+}
+
+// ChatPage is a page of chats, most recent activity first.
+type ChatPage struct {
+	Chats []Chat `json:"chats"`
+	// NextCursor continues the list; "" at the end.
+	NextCursor string `json:"next_cursor"`
+}
+
+// ListChats returns userID's chats, most recent activity first.
+func (s *Service) ListChats(ctx context.Context, userID string, q ChatListQuery) (ChatPage, error) {
+	if err := s.checkOpen(); err != nil {
+		return ChatPage{}, err
+	}
+	if err := s.checkID("user id", userID); err != nil {
+		return ChatPage{}, err
+	}
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return ChatPage{}, err
+	}
+	sq := ChatQuery{Limit: limit + 1}
+	if q.Cursor != "" {
+		pos, err := decodeChatCursor(q.Cursor)
+		if err != nil {
+			return ChatPage{}, err
+		}
+		sq.After = &pos
+	}
+	chats, err := s.store.ListChats(ctx, userID, sq)
+	if err != nil {
+		return ChatPage{}, fmt.Errorf("chat: list chats: %w", err)
+	}
+	page := ChatPage{Chats: chats}
+	if len(chats) > limit {
+		page.Chats = chats[:limit]
+		last := page.Chats[limit-1]
+		page.NextCursor = encodeChatCursor(ChatPosition{LastActivityAt: last.LastActivityAt, ChatID: last.ID})
+	}
+	if page.Chats == nil {
+		page.Chats = []Chat{}
+	}
+	return page, nil
+}
+
+func pageLimit(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, invalidf("limit must be a positive integer")
+	case n == 0:
+		return DefaultPageSize, nil
+	case n > MaxPageSize:
+		return MaxPageSize, nil
+	}
+	return n, nil
+}
+
+// A chat cursor is the position of the last chat of a page: its activity
+// time in Unix microseconds and its id, opaque to clients.
+func encodeChatCursor(p ChatPosition) string {
+	raw := strconv.FormatInt(p.LastActivityAt.UnixMicro(), 10) + ":" + p.ChatID
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeChatCursor(cursor string) (ChatPosition, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return ChatPosition{}, invalidf("cursor is not valid")
+	}
+	micros, id, ok := strings.Cut(string(raw), ":")
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || id == "" {
+		return ChatPosition{}, invalidf("cursor is not valid")
+	}
+	return ChatPosition{LastActivityAt: time.UnixMicro(us).UTC(), ChatID: id}, nil
+}
+
+// SendMessageRequest is a message to send. Its JSON form is the body of
+// POST /chats/{chat_id}/messages.
+type SendMessageRequest struct {
+	Text string `json:"text"`
+	// ClientID makes the send idempotent: a retry with the same sender and
+	// ClientID in the same chat returns the original message.
+	ClientID string `json:"client_id"`
+	// Metadata is an optional JSON object stored and returned verbatim.
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+// SendMessage stores a message from userID in chatID and delivers it to
+// every member's subscriptions. It returns ErrNotFound if the chat does not
+// exist or userID is not a member. A retry with the same ClientID returns
+// the original message with created=false.
+func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req SendMessageRequest) (_ Message, created bool, _ error) {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return Message{}, false, err
+	}
+	m, err := s.newMessage(userID, chatID, req)
+	if err != nil {
+		return Message{}, false, err
+	}
+	stored, created, err := s.store.AppendMessage(ctx, m)
+	if err != nil {
+		return Message{}, false, fmt.Errorf("chat: send message: %w", err)
+	}
+	if created {
+		s.Announce(ctx, stored)
+	}
+	return stored, created, nil
+}
+
+// NewMessage validates req and returns the message SendMessage would
+// store, with its timestamp set and no seq yet. Together with Announce it
+// lets a host store a message through its Store inside its own database
+// transaction (see postgres.Store.AppendMessageTx) and publish it after
+// commit. NewMessage does not check membership: the Store does, when it
+// appends.
+func (s *Service) NewMessage(userID, chatID string, req SendMessageRequest) (Message, error) {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return Message{}, err
+	}
+	return s.newMessage(userID, chatID, req)
+}
+
+func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Message, error) {
+	if err := s.checkText(req.Text); err != nil {
+		return Message{}, err
+	}
+	if req.ClientID != "" {
+		if err := s.checkID("client_id", req.ClientID); err != nil {
+			return Message{}, err
+		}
+	}
+	md, err := s.checkMetadata(req.Metadata)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{
+		ChatID:    chatID,
+		Sender:    userID,
+		Text:      req.Text,
+		ClientID:  req.ClientID,
+		Metadata:  md,
+		CreatedAt: s.timestamp(),
+	}, nil
+}
+
+// Announce delivers a stored message to the chat's subscriptions on every
+// node. SendMessage calls it; call it yourself only after committing a
+// message you appended through the Store directly. Delivery never fails
+// the caller: a notification the Broker loses is recovered from the Store.
+func (s *Service) Announce(ctx context.Context, m Message) {
+	s.hub.publishEvent(ctx, Event{Type: EventMessageCreated, ChatID: m.ChatID, Seq: m.Seq, Message: &m})
+}
+
+// MessagePage is a window of a chat's messages in ascending seq order.
+type MessagePage struct {
+	Messages []Message `json:"messages"`
+	// HasMore says whether more messages exist in the direction paged:
+	// older ones when paging backward, newer ones when paging forward.
+	HasMore bool `json:"has_more"`
+}
+
+// ListMessages returns a window of chatID's messages, selected by q as
+// GET /chats/{chat_id}/messages does: the newest, those before a seq, or
+// those after a seq. q.Limit 0 means DefaultPageSize; above MaxPageSize it
+// is clamped.
+func (s *Service) ListMessages(ctx context.Context, userID, chatID string, q MessageQuery) (MessagePage, error) {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return MessagePage{}, err
+	}
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return MessagePage{}, err
+	}
+	if q.Forward && q.Before != 0 {
+		return MessagePage{}, invalidf("before and after cannot be combined")
+	}
+	if q.Before < 0 || q.After < 0 {
+		return MessagePage{}, invalidf("before and after must not be negative")
+	}
+	if _, err := s.store.GetMember(ctx, chatID, userID); err != nil {
+		return MessagePage{}, fmt.Errorf("chat: list messages: %w", err)
+	}
+	q.Limit = limit + 1
+	msgs, err := s.store.ListMessages(ctx, chatID, q)
+	if err != nil {
+		return MessagePage{}, fmt.Errorf("chat: list messages: %w", err)
+	}
+	page := MessagePage{Messages: msgs}
+	if len(msgs) > limit {
+		page.HasMore = true
+		if q.Forward {
+			page.Messages = msgs[:limit]
+		} else {
+			page.Messages = msgs[1:]
+		}
+	}
+	if page.Messages == nil {
+		page.Messages = []Message{}
+	}
+	return page, nil
+}
+
+// Typing tells the other members of chatID that userID is typing.
+func (s *Service) Typing(ctx context.Context, userID, chatID string) error {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return err
+	}
+	if _, err := s.store.GetMember(ctx, chatID, userID); err != nil {
+		return fmt.Errorf("chat: typing: %w", err)
+	}
+	s.hub.publishEvent(ctx, Event{Type: EventTyping, ChatID: chatID, UserID: userID})
+	return nil
+}
+
+func (s *Service) checkCaller(userID, chatID string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := s.checkID("user id", userID); err != nil {
+		return err
+	}
+	if err := s.checkID("chat id", chatID); err != nil {
+		// A malformed id cannot name a chat the caller is in.
+		return fmt.Errorf("chat: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// checkID accepts what can safely be a key everywhere: non-empty valid
+// UTF-8 within MaxIDBytes and without control characters.
+func (s *Service) checkID(what, id string) error {
+	if what == "user id" && id == "" {
+		return ErrUnauthenticated
+	}
+	if id == "" {
+		return invalidf("%s is empty", what)
+	}
+	if len(id) > s.limits.MaxIDBytes {
+		return invalidf("%s is longer than %d bytes", what, s.limits.MaxIDBytes)
+	}
+	if !utf8.ValidString(id) {
+		return invalidf("%s is not valid UTF-8", what)
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return invalidf("%s contains a control character", what)
+		}
+	}
+	return nil
+}
+
+func (s *Service) checkText(text string) error {
+	if !utf8.ValidString(text) {
+		return invalidf("text is not valid UTF-8")
+	}
+	if strings.TrimSpace(text) == "" {
+		return invalidf("text must contain a non-whitespace character")
+	}
+	if n := utf8.RuneCountInString(text); n > s.limits.MaxTextRunes {
+		return invalidf("text has %d characters, more than %d", n, s.limits.MaxTextRunes)
+	}
+	return nil
+}
+
+func (s *Service) checkMetadata(md json.RawMessage) (json.RawMessage, error) {
+	trimmed := strings.TrimSpace(string(md))
+	if trimmed == "" || trimmed == "null" {
+		return nil, nil
+	}
+	if len(md) > s.limits.MaxMetadataBytes {
+		return nil, invalidf("metadata is larger than %d bytes", s.limits.MaxMetadataBytes)
+	}
+	if trimmed[0] != '{' || !json.Valid(md) {
+		return nil, invalidf("metadata must be a JSON object")
+	}
+	return append(json.RawMessage(nil), md...), nil
+}
+
+// newID returns a random 128-bit id in hex.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("chat: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,389 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Authenticator returns the id of the user making r, or "" when r carries
+// no identity (the handlers then answer 401). A non-nil error is a system
+// failure and answers 500. Authentication belongs to the host app: wrap its
+// session lookup in an Authenticator, or let its middleware put the user in
+// the request context with WithUser and leave HandlerConfig.Authenticate
+// nil.
+type Authenticator func(r *http.Request) (userID string, err error)
+
+type userKey struct{}
+
+// WithUser returns a copy of ctx that carries userID, for host middleware
+// that authenticates requests before they reach the chat handlers.
+func WithUser(ctx context.Context, userID string) context.Context {
+	return context.WithValue(ctx, userKey{}, userID)
+}
+
+// UserFromContext returns the user id stored by WithUser, or "".
+func UserFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(userKey{}).(string)
+	return id
+}
+
+// HandlerConfig configures the REST handler. The zero value is usable: the
+// user comes from the request context (WithUser).
+type HandlerConfig struct {
+	// Authenticate identifies the caller. Nil means UserFromContext.
+	Authenticate Authenticator
+	// Prefix is stripped from request paths before routing, for routers
+	// that mount handlers without stripping their prefix (chi's Mount, for
+	// one). Leave it empty with http.StripPrefix or a ServeMux pattern
+	// that strips.
+	Prefix string
+}
+
+func (c HandlerConfig) authenticate(r *http.Request) (string, error) {
+	if c.Authenticate != nil {
+		return c.Authenticate(r)
+	}
+	return UserFromContext(r.Context()), nil
+}
+
+// NewHandler returns the REST API of svc as an http.Handler, to be mounted
+// under any prefix. See docs/protocol.md for the routes and their JSON.
+func NewHandler(svc *Service, cfg HandlerConfig) http.Handler {
+	return &restHandler{svc: svc, cfg: cfg}
+}
+
+type restHandler struct {
+	svc *Service
+	cfg HandlerConfig
+}
+
+func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	segs, ok := h.route(r)
+	if !ok {
+		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
+		return
+	}
+	user, err := h.cfg.authenticate(r)
+	if err != nil {
+		h.svc.log.Error("chat: authenticating request", "err", err)
+		writeError(w, h.svc.log, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	if user == "" {
+		writeServiceError(w, h.svc.log, ErrUnauthenticated)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.svc.limits.MaxBodyBytes)
+
+	switch {
+	case len(segs) == 1:
+		switch r.Method {
+		case http.MethodPost:
+			h.createChat(w, r, user)
+		case http.MethodGet:
+			h.listChats(w, r, user)
+		default:
+			methodNotAllowed(w, h.svc.log, "GET, POST")
+		}
+	case len(segs) == 2:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.getChat(w, r, user, segs[1])
+	case len(segs) == 3 && segs[2] == "messages":
+		switch r.Method {
+		case http.MethodPost:
+			h.sendMessage(w, r, user, segs[1])
+		case http.MethodGet:
+			h.listMessages(w, r, user, segs[1])
+		default:
+			methodNotAllowed(w, h.svc.log, "GET, POST")
+		}
+	default:
+		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
+	}
+}
+
+// route splits the path below the mount point into unescaped segments and
+// checks that it names one of the API's resources.
+func (h *restHandler) route(r *http.Request) ([]string, bool) {
+	p := r.URL.EscapedPath()
+	if h.cfg.Prefix != "" {
+		rest, ok := strings.CutPrefix(p, strings.TrimSuffix(h.cfg.Prefix, "/"))
+		if !ok {
+			return nil, false
+		}
+		p = rest
+	}
+	p = strings.Trim(p, "/")
+	raw := strings.Split(p, "/")
+	if len(raw) == 0 || raw[0] != "chats" || len(raw) > 3 {
+		return nil, false
+	}
+	segs := make([]string, len(raw))
+	for i, s := range raw {
+		u, err := url.PathUnescape(s)
+		if err != nil || u == "" {
+			return nil, false
+		}
+		segs[i] = u
+	}
+	return segs, true
+}
+
+func (h *restHandler) createChat(w http.ResponseWriter, r *http.Request, user string) {
+	var req CreateChatRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	c, created, err := h.svc.CreateChat(r.Context(), user, req)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, h.svc.log, status, c)
+}
+
+func (h *restHandler) listChats(w http.ResponseWriter, r *http.Request, user string) {
+	q := r.URL.Query()
+	limit, err := queryLimit(q)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	page, err := h.svc.ListChats(r.Context(), user, ChatListQuery{Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, page)
+}
+
+func (h *restHandler) getChat(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	c, err := h.svc.GetChat(r.Context(), user, chatID)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, c)
+}
+
+func (h *restHandler) sendMessage(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	var req SendMessageRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	m, created, err := h.svc.SendMessage(r.Context(), user, chatID, req)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, h.svc.log, status, m)
+}
+
+func (h *restHandler) listMessages(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	q := r.URL.Query()
+	limit, err := queryLimit(q)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	mq := MessageQuery{Limit: limit}
+	if q.Has("before") && q.Has("after") {
+		writeServiceError(w, h.svc.log, invalidf("before and after cannot be combined"))
+		return
+	}
+	if q.Has("before") {
+		if mq.Before, err = querySeq(q, "before"); err != nil {
+			writeServiceError(w, h.svc.log, err)
+			return
+		}
+		if mq.Before == 0 {
+			// seq < 0 selects nothing; say so rather than list the newest.
+			writeJSON(w, h.svc.log, http.StatusOK, MessagePage{Messages: []Message{}})
+			return
+		}
+	}
+	if q.Has("after") {
+		mq.Forward = true
+		if mq.After, err = querySeq(q, "after"); err != nil {
+			writeServiceError(w, h.svc.log, err)
+			return
+		}
+	}
+	page, err := h.svc.ListMessages(r.Context(), user, chatID, mq)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, page)
+}
+
+// queryLimit parses ?limit=: absent is 0 (the default); present, it must be
+// a positive integer.
+func queryLimit(q url.Values) (int, error) {
+	if !q.Has("limit") {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || n <= 0 {
+		return 0, invalidf("limit must be a positive integer")
+	}
+	return n, nil
+}
+
+func querySeq(q url.Values, name string) (int64, error) {
+	n, err := strconv.ParseInt(q.Get(name), 10, 64)
+	if err != nil || n < 0 {
+		return 0, invalidf("%s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+// decode reads a JSON object body into v, answering the client itself when
+// it cannot.
+func (h *restHandler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := decodeJSON(r.Body, v)
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		err = tooLargef("request body is larger than %d bytes", tooBig.Limit)
+	}
+	writeServiceError(w, h.svc.log, err)
+	return false
+}
+
+func decodeJSON(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			return err
+		case errors.Is(err, io.EOF):
+			return invalidf("request body is empty")
+		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+			return invalidf("request body is not valid JSON")
+		case errors.As(err, &typeErr):
+			if typeErr.Field != "" {
+				return invalidf("field %s has the wrong type", typeErr.Field)
+			}
+			return invalidf("request body must be a JSON object")
+		default:
+			return invalidf("request body is not valid JSON")
+		}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return invalidf("request body has data after the JSON object")
+	}
+	return nil
+}
+
+// errorStatus is the one place that maps errors to HTTP statuses and wire
+// error codes. The message is safe to show: internals are never included.
+func errorStatus(err error) (status int, code, msg string) {
+	msg = clientMessage(err)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		status, code = http.StatusBadRequest, "invalid_request"
+	case errors.Is(err, ErrUnauthenticated):
+		status, code = http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, ErrForbidden):
+		status, code = http.StatusForbidden, "forbidden"
+	case errors.Is(err, ErrNotFound):
+		status, code = http.StatusNotFound, "not_found"
+	case errors.Is(err, ErrConflict):
+		status, code = http.StatusConflict, "conflict"
+	case errors.Is(err, ErrTooLarge):
+		status, code = http.StatusRequestEntityTooLarge, "payload_too_large"
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
+		status, code = http.StatusServiceUnavailable, "unavailable"
+		msg = "service temporarily unavailable, retry later"
+	default:
+		return http.StatusInternalServerError, "internal", "internal error"
+	}
+	if msg == "" {
+		msg = strings.TrimPrefix(sentinelOf(err).Error(), "chat: ")
+	}
+	return status, code, msg
+}
+
+// sentinelOf finds which of the package's sentinels err wraps.
+func sentinelOf(err error) error {
+	for _, s := range []error{ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrTooLarge, ErrUnavailable, ErrClosed} {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	return err
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeServiceError(w http.ResponseWriter, log *slog.Logger, err error) {
+	status, code, msg := errorStatus(err)
+	switch {
+	case status >= 500 && status != http.StatusServiceUnavailable:
+		log.Error("chat: request failed", "err", err)
+	case status == http.StatusServiceUnavailable:
+		log.Warn("chat: request failed", "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, log, status, code, msg)
+}
+
+func writeError(w http.ResponseWriter, log *slog.Logger, status int, code, msg string) {
+	writeJSON(w, log, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+}
+
+func methodNotAllowed(w http.ResponseWriter, log *slog.Logger, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, log, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("method not allowed; use %s", allow))
+}
+
+func writeJSON(w http.ResponseWriter, log *slog.Logger, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		log.Error("chat: encoding response", "err", err)
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

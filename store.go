@@ -1,0 +1,124 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the record of truth for chats, members and the per-chat event
+// log. The Service validates input, checks who may do what and generates
+// ids and timestamps before it calls the Store; the Store persists, assigns
+// sequence numbers and answers queries.
+//
+// Every method must be safe for concurrent use by multiple goroutines and by
+// multiple processes sharing the same backing database.
+//
+// Sequence numbers: each persisted event of a chat gets the chat's next seq
+// (1, 2, 3, ...), assigned atomically with the write, so that the events of
+// a chat form a gap-free, duplicate-free log. A message's seq is the seq of
+// its message.created event. Creating a chat consumes no seq. An event with
+// seq N is readable (by ListEvents, ListMessages and LastSeqs) no later than
+// the call that wrote it returns, and never before every event below N is
+// readable too.
+//
+// Errors: "not found" is reported as an error wrapping ErrNotFound. A backend
+// that cannot reach its database wraps ErrUnavailable, so that callers can
+// retry and the HTTP layer answers 503. Other errors are system errors.
+// Every method honours ctx: when it is cancelled the call returns promptly
+// with an error and, for writes, either the whole write happened or none of
+// it did.
+//
+// Times are passed in by the Service already truncated to microseconds and
+// in UTC; a Store returns them in UTC with at least microsecond precision.
+//
+// Run the storetest package against an implementation to check it.
+type Store interface {
+	// CreateChat persists c, a new chat with its members, LastSeq 0 and
+	// LastActivityAt equal to CreatedAt.
+	//
+	// If directKey is not empty, at most one chat may exist per key: when a
+	// chat with that key already exists, CreateChat stores nothing and
+	// returns the existing chat with created=false. Concurrent calls with
+	// the same key all return the same chat, exactly one with created=true.
+	CreateChat(ctx context.Context, c Chat, directKey string) (_ Chat, created bool, _ error)
+
+	// GetChat returns the chat with its members sorted by user id, or
+	// ErrNotFound.
+	GetChat(ctx context.Context, chatID string) (Chat, error)
+
+	// GetMember returns the membership of userID in chatID, or ErrNotFound
+	// when the chat does not exist or userID is not a member.
+	GetMember(ctx context.Context, chatID, userID string) (Member, error)
+
+	// ListChats returns up to q.Limit chats that userID is a member of,
+	// each with its members, ordered by LastActivityAt descending and then
+	// by ID descending. When q.After is not nil it returns only chats that
+	// sort strictly after that position. A user with no chats gets an empty
+	// slice and no error.
+	ListChats(ctx context.Context, userID string, q ChatQuery) ([]Chat, error)
+
+	// ChatIDs returns the ids of every chat userID is a member of, in any
+	// order. It is how a node learns which chats to follow for a connected
+	// user, so it must stay cheap for users with thousands of chats.
+	ChatIDs(ctx context.Context, userID string) ([]string, error)
+
+	// LastSeqs returns the current LastSeq of each existing chat in chatIDs.
+	// Ids of chats that do not exist are left out of the map.
+	LastSeqs(ctx context.Context, chatIDs []string) (map[string]int64, error)
+
+	// AppendMessage persists m as the next event of m.ChatID, setting m.Seq
+	// and the chat's LastSeq and LastActivityAt (to m.CreatedAt), all in one
+	// atomic step, and returns the stored message with created=true.
+	//
+	// It returns ErrNotFound if the chat does not exist or m.Sender is not a
+	// member at the time of the write. If m.ClientID is not empty and the
+	// chat already holds a message from m.Sender with that ClientID, it
+	// stores nothing and returns the original message with created=false;
+	// concurrent retries store exactly one message.
+	AppendMessage(ctx context.Context, m Message) (_ Message, created bool, _ error)
+
+	// ListMessages returns up to q.Limit messages of chatID in ascending seq
+	// order, selected as MessageQuery describes. A chat that does not exist
+	// or has no messages in the range gives an empty slice and no error;
+	// the Service checks existence and membership first.
+	ListMessages(ctx context.Context, chatID string, q MessageQuery) ([]Message, error)
+
+	// ListEvents returns up to limit persisted events of chatID with seq
+	// greater than afterSeq, in ascending seq order and without gaps. It is
+	// used to replay what a connection or a node missed.
+	ListEvents(ctx context.Context, chatID string, afterSeq int64, limit int) ([]Event, error)
+}
+
+// ChatQuery selects a page of a user's chats for Store.ListChats.
+type ChatQuery struct {
+	// Limit is the largest number of chats to return; it is always positive.
+	Limit int
+	// After, if not nil, is the position of the last chat of the previous
+	// page: only chats ordered after it (older activity, or equal activity
+	// and a smaller id) are returned.
+	After *ChatPosition
+}
+
+// ChatPosition is a place in a user's chat list, which is ordered by
+// LastActivityAt descending and then ChatID descending.
+type ChatPosition struct {
+	LastActivityAt time.Time
+	ChatID         string
+}
+
+// MessageQuery selects a window of a chat's messages. Whatever the
+// direction, results come back in ascending seq order.
+type MessageQuery struct {
+	// Limit is the largest number of messages to return; it is always
+	// positive.
+	Limit int
+	// Forward selects the oldest Limit messages with seq > After. Otherwise
+	// the newest Limit messages are selected, and Before, if positive,
+	// restricts them to seq < Before.
+	Forward bool
+	// After is the exclusive lower bound when Forward is set.
+	After int64
+	// Before is the exclusive upper bound when Forward is not set; zero
+	// means no bound.
+	Before int64
+}

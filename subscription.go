@@ -1,0 +1,508 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Subscription is a live feed of one user's events: every chat they belong
+// to, chats created or joined later included. It starts by resuming from
+// the positions given to Subscribe, so that, per chat, the reader sees
+// every event after its position exactly once and in strictly increasing
+// seq order, across the replay and the live events that follow.
+//
+// Read it with Next from one goroutine; Close it when done. A reader that
+// falls more than Config.QueueSize live events behind is cut off with
+// ErrSlowConsumer.
+type Subscription struct {
+	svc       *Service
+	user      string
+	positions map[string]int64
+	out       chan *delivery
+	done      chan struct{}
+	wake      chan struct{} // a control event or reconcile request waits
+
+	mu        sync.Mutex
+	err       error
+	holdAll   bool            // everything waits in pending (until resumed)
+	holding   map[string]bool // chats whose replay is under way
+	pending   []*delivery
+	pos       map[string]int64 // last seq sent per chat
+	following map[string]bool
+	controls  []Event
+	reconcile bool
+}
+
+// Subscribe starts a subscription for userID. positions maps chat ids to
+// the last seq the caller has seen; for each listed chat the user belongs
+// to, the subscription first replays every later event (or sends
+// EventResync when more than Config.ReplayLimit are missing or the position
+// is beyond the chat's end), then EventResumed, then live events. Chats not
+// listed get live events only. Chats the user is not in are skipped without
+// error.
+func (s *Service) Subscribe(ctx context.Context, userID string, positions map[string]int64) (*Subscription, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := s.checkID("user id", userID); err != nil {
+		return nil, err
+	}
+	pos := make(map[string]int64, len(positions))
+	for id, seq := range positions {
+		if seq < 0 {
+			return nil, invalidf("position of chat %q is negative", id)
+		}
+		if s.checkID("chat id", id) != nil {
+			continue // cannot name a chat the user is in
+		}
+		pos[id] = seq
+	}
+	sub := &Subscription{
+		svc:       s,
+		user:      userID,
+		positions: pos,
+		out:       make(chan *delivery, s.queueSize),
+		done:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		holdAll:   true,
+		holding:   make(map[string]bool),
+		pos:       make(map[string]int64),
+		following: make(map[string]bool),
+	}
+	if err := s.hub.addSubscription(sub); err != nil {
+		return nil, err
+	}
+	if !s.hub.spawn(sub.run) {
+		s.hub.removeSubscription(sub, nil)
+		return nil, ErrClosed
+	}
+	return sub, nil
+}
+
+// UserID returns the user the subscription belongs to.
+func (sub *Subscription) UserID() string { return sub.user }
+
+// Next returns the next event, waiting for one until ctx ends. After the
+// subscription ends it returns the reason: ErrClosed after Close or
+// Shutdown, ErrSlowConsumer, or the error that ended the resume.
+func (sub *Subscription) Next(ctx context.Context) (Event, error) {
+	d, err := sub.next(ctx)
+	if err != nil {
+		return Event{}, err
+	}
+	return d.Event, nil
+}
+
+func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
+	select {
+	case <-sub.done:
+		return nil, sub.Err()
+	default:
+	}
+	select {
+	case d := <-sub.out:
+		return d, nil
+	case <-sub.done:
+		return nil, sub.Err()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Done is closed when the subscription ends; Err then says why.
+func (sub *Subscription) Done() <-chan struct{} { return sub.done }
+
+// Err returns nil while the subscription is live, then why it ended.
+func (sub *Subscription) Err() error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.err
+}
+
+// Close ends the subscription. It is safe to call more than once and from
+// any goroutine.
+func (sub *Subscription) Close() error {
+	sub.fail(ErrClosed)
+	return nil
+}
+
+// Typing tells the other members of chatID that the subscription's user is
+// typing. Membership is checked against the chats the subscription follows,
+// so a stream of typing frames costs no Store reads; it reports whether the
+// event was sent.
+func (sub *Subscription) Typing(ctx context.Context, chatID string) bool {
+	sub.mu.Lock()
+	ok := sub.following[chatID] && sub.err == nil
+	sub.mu.Unlock()
+	if ok {
+		sub.svc.hub.publishEvent(ctx, Event{Type: EventTyping, ChatID: chatID, UserID: sub.user})
+	}
+	return ok
+}
+
+func (sub *Subscription) fail(err error) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.failLocked(err)
+}
+
+func (sub *Subscription) failLocked(err error) {
+	if sub.err != nil {
+		return
+	}
+	sub.err = err
+	close(sub.done)
+}
+
+// deliver is called by streams with a live event.
+func (sub *Subscription) deliver(d *delivery) {
+	if d.Type == EventTyping && d.UserID == sub.user {
+		return
+	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.err != nil {
+		return
+	}
+	if sub.holdAll || sub.holding[d.ChatID] {
+		if len(sub.pending) >= cap(sub.out)+fillPage {
+			sub.failLocked(ErrSlowConsumer)
+			return
+		}
+		sub.pending = append(sub.pending, d)
+		return
+	}
+	if !sub.advanceLocked(d) {
+		return
+	}
+	select {
+	case sub.out <- d:
+	default:
+		sub.failLocked(ErrSlowConsumer)
+	}
+}
+
+// advanceLocked reports whether d is new to the reader and, if so, records
+// its seq as the chat's position.
+func (sub *Subscription) advanceLocked(d *delivery) bool {
+	if d.Seq == 0 {
+		return true
+	}
+	if d.Seq <= sub.pos[d.ChatID] {
+		return false
+	}
+	sub.pos[d.ChatID] = d.Seq
+	return true
+}
+
+// control queues a user-level event (chat.created) for the subscription's
+// goroutine, which follows the new chat before passing the event on.
+func (sub *Subscription) control(ev Event) {
+	sub.mu.Lock()
+	if len(sub.controls) >= fillPage {
+		// Too many at once: rebuild from the Store instead.
+		sub.reconcile = true
+	} else {
+		sub.controls = append(sub.controls, ev)
+	}
+	sub.mu.Unlock()
+	sub.signal()
+}
+
+// requestReconcile makes the subscription compare the chats it follows with
+// the Store's, after user-level notifications may have been lost.
+func (sub *Subscription) requestReconcile() {
+	sub.mu.Lock()
+	sub.reconcile = true
+	sub.mu.Unlock()
+	sub.signal()
+}
+
+func (sub *Subscription) signal() {
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send hands d to the reader, waiting while the queue is full.
+func (sub *Subscription) send(d *delivery) bool {
+	select {
+	case sub.out <- d:
+		return true
+	case <-sub.done:
+		return false
+	}
+}
+
+func (sub *Subscription) run() {
+	defer func() {
+		sub.mu.Lock()
+		ids := make([]string, 0, len(sub.following))
+		for id := range sub.following {
+			ids = append(ids, id)
+		}
+		sub.mu.Unlock()
+		sub.svc.hub.removeSubscription(sub, ids)
+	}()
+	if err := sub.resume(); err != nil {
+		sub.fail(err)
+		return
+	}
+	for {
+		select {
+		case <-sub.wake:
+		case <-sub.done:
+			return
+		}
+		for {
+			sub.mu.Lock()
+			controls, reconcile := sub.controls, sub.reconcile
+			sub.controls, sub.reconcile = nil, false
+			sub.mu.Unlock()
+			if len(controls) == 0 && !reconcile {
+				break
+			}
+			for _, ev := range controls {
+				if err := sub.handleControl(ev); err != nil {
+					sub.fail(err)
+					return
+				}
+			}
+			if reconcile {
+				if err := sub.reconcileChats(); err != nil {
+					sub.fail(err)
+					return
+				}
+			}
+		}
+	}
+}
+
+// resume is the handshake: follow every chat of the user with everything
+// held back, replay the listed chats, send resumed, then release what
+// arrived live in the meantime.
+func (sub *Subscription) resume() error {
+	ctx, cancel := sub.contextUntilDone()
+	defer cancel()
+	// The user's topic is subscribed first (addSubscription), so a chat
+	// created after this read still reaches us as a control event.
+	if err := sub.waitUserTopic(ctx); err != nil {
+		return err
+	}
+	ids, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	if err != nil {
+		return fmt.Errorf("chat: subscribe: %w", err)
+	}
+	sub.mu.Lock()
+	for _, id := range ids {
+		sub.following[id] = true
+	}
+	sub.mu.Unlock()
+	if err := sub.follow(ctx, ids); err != nil {
+		return err
+	}
+
+	var listed []string
+	for _, id := range ids {
+		if _, ok := sub.positions[id]; ok {
+			listed = append(listed, id)
+		}
+	}
+	if len(listed) > 0 {
+		last, err := sub.svc.store.LastSeqs(ctx, listed)
+		if err != nil {
+			return fmt.Errorf("chat: subscribe: %w", err)
+		}
+		for _, id := range listed {
+			if err := sub.replay(ctx, id, sub.positions[id], last[id]); err != nil {
+				return err
+			}
+		}
+	}
+	if !sub.send(&delivery{Event: Event{Type: EventResumed}}) {
+		return sub.Err()
+	}
+	sub.release(func() { sub.holdAll = false })
+	return nil
+}
+
+// waitUserTopic waits until the reconciler has handled the user's topic, so
+// that user-level notifications published from now on reach the
+// subscription.
+func (sub *Subscription) waitUserTopic(ctx context.Context) error {
+	if err := sub.svc.hub.barrier(ctx); err != nil {
+		if serr := sub.Err(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("chat: subscribe: %w", err)
+	}
+	return nil
+}
+
+// follow registers the subscription with the chats' streams and waits
+// until each has a baseline, so that every later event reaches us.
+func (sub *Subscription) follow(ctx context.Context, ids []string) error {
+	for _, st := range sub.svc.hub.follow(sub, ids) {
+		select {
+		case <-st.ready:
+		case <-ctx.Done():
+			if err := sub.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("chat: subscribe: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// replay sends the stored events of chatID after from, or resync if there
+// are more than the replay limit or from is beyond the chat's end.
+func (sub *Subscription) replay(ctx context.Context, chatID string, from, last int64) error {
+	if from > last || last-from > int64(sub.svc.replayLimit) {
+		sub.mu.Lock()
+		if sub.pos[chatID] < last {
+			sub.pos[chatID] = last
+		}
+		sub.mu.Unlock()
+		if !sub.send(&delivery{Event: Event{Type: EventResync, ChatID: chatID}}) {
+			return sub.Err()
+		}
+		return nil
+	}
+	sub.mu.Lock()
+	sub.pos[chatID] = from
+	sub.mu.Unlock()
+	after := from
+	for {
+		evs, err := sub.svc.store.ListEvents(ctx, chatID, after, fillPage)
+		if err != nil {
+			return fmt.Errorf("chat: replay: %w", err)
+		}
+		for _, ev := range evs {
+			d := &delivery{Event: ev}
+			sub.mu.Lock()
+			fresh := sub.advanceLocked(d)
+			sub.mu.Unlock()
+			if fresh && !sub.send(d) {
+				return sub.Err()
+			}
+			after = ev.Seq
+		}
+		if len(evs) < fillPage {
+			return nil
+		}
+	}
+}
+
+// release sends what was held back, then lets live events through once
+// nothing is left: unhold runs under the lock with the queue empty.
+func (sub *Subscription) release(unhold func()) {
+	for {
+		sub.mu.Lock()
+		batch := sub.pending
+		sub.pending = nil
+		if len(batch) == 0 {
+			unhold()
+			sub.mu.Unlock()
+			return
+		}
+		sub.mu.Unlock()
+		for _, d := range batch {
+			sub.mu.Lock()
+			fresh := sub.advanceLocked(d)
+			sub.mu.Unlock()
+			if fresh && !sub.send(d) {
+				return
+			}
+		}
+	}
+}
+
+// handleControl follows a chat the user was just added to and passes the
+// event on: chat.created first, then the chat's events from the start.
+func (sub *Subscription) handleControl(ev Event) error {
+	if ev.Type != EventChatCreated || ev.Chat == nil {
+		return nil
+	}
+	sub.mu.Lock()
+	known := sub.following[ev.ChatID]
+	sub.mu.Unlock()
+	if known {
+		// Followed since the resume: its events already flow. The reader
+		// still learns that the chat is new.
+		if !sub.send(&delivery{Event: ev}) {
+			return sub.Err()
+		}
+		return nil
+	}
+	return sub.join(ev)
+}
+
+// join follows chatID, announcing it with ev, and replays the chat from its
+// first event.
+func (sub *Subscription) join(ev Event) error {
+	ctx, cancel := sub.contextUntilDone()
+	defer cancel()
+	chatID := ev.ChatID
+	sub.mu.Lock()
+	sub.following[chatID] = true
+	sub.holding[chatID] = true
+	sub.mu.Unlock()
+	if err := sub.follow(ctx, []string{chatID}); err != nil {
+		return err
+	}
+	if !sub.send(&delivery{Event: ev}) {
+		return sub.Err()
+	}
+	last, err := sub.svc.store.LastSeqs(ctx, []string{chatID})
+	if err != nil {
+		return fmt.Errorf("chat: follow new chat: %w", err)
+	}
+	if err := sub.replay(ctx, chatID, 0, last[chatID]); err != nil {
+		return err
+	}
+	sub.release(func() { delete(sub.holding, chatID) })
+	return nil
+}
+
+// reconcileChats follows the chats the Store says the user is in but the
+// subscription does not know, announcing each with chat.created.
+func (sub *Subscription) reconcileChats() error {
+	ctx, cancel := sub.contextUntilDone()
+	defer cancel()
+	ids, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	if err != nil {
+		return fmt.Errorf("chat: refresh chats: %w", err)
+	}
+	for _, id := range ids {
+		sub.mu.Lock()
+		known := sub.following[id]
+		sub.mu.Unlock()
+		if known {
+			continue
+		}
+		c, err := sub.svc.store.GetChat(ctx, id)
+		if err != nil {
+			return fmt.Errorf("chat: refresh chats: %w", err)
+		}
+		if err := sub.join(Event{Type: EventChatCreated, ChatID: id, Chat: &c}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// contextUntilDone returns a context that ends with the subscription.
+func (sub *Subscription) contextUntilDone() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(sub.svc.hub.ctx)
+	go func() {
+		select {
+		case <-sub.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}

@@ -1,0 +1,322 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// WebSocket close codes the handler uses besides the standard ones (1001
+// going away on Shutdown, 1009 for a frame over the read limit, 1011 for an
+// internal error, 1013 when the Store is unavailable).
+const (
+	// CloseSlowConsumer closes a connection whose client does not read
+	// fast enough: its send queue filled up.
+	CloseSlowConsumer websocket.StatusCode = 4000
+	// CloseResumeTimeout closes a connection that did not send a valid
+	// resume frame within WebSocketConfig.ResumeTimeout.
+	CloseResumeTimeout websocket.StatusCode = 4001
+)
+
+// Defaults of WebSocketConfig.
+const (
+	DefaultResumeTimeout = 10 * time.Second
+	DefaultReadLimit     = 64 << 10
+	DefaultPingInterval  = 30 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
+)
+
+// WebSocketConfig configures the WebSocket handler. The zero value is
+// usable: same-origin upgrades only, identity from the request context.
+type WebSocketConfig struct {
+	// Authenticate identifies the caller, as for the REST handler. Nil
+	// means UserFromContext.
+	Authenticate Authenticator
+	// OriginPatterns lists the hosts, besides the request's own, allowed
+	// to open connections from a browser (path.Match patterns on the
+	// Origin's host, e.g. "app.example.com" or "*.example.com"). Empty
+	// means same origin only.
+	OriginPatterns []string
+	// ResumeTimeout is how long a new connection may take to send its
+	// resume frame. Default 10 s.
+	ResumeTimeout time.Duration
+	// ReadLimit bounds a client frame in bytes; a larger one closes the
+	// connection with 1009. Default 64 KiB.
+	ReadLimit int64
+	// PingInterval is how often the server pings to detect dead peers.
+	// Default 30 s; negative disables pings.
+	PingInterval time.Duration
+	// WriteTimeout bounds the write of one frame. Default 10 s.
+	WriteTimeout time.Duration
+}
+
+// NewWebSocketHandler returns the WebSocket endpoint of svc. Mount it at
+// one path; each connection carries one user's events, as described in
+// docs/protocol.md.
+func NewWebSocketHandler(svc *Service, cfg WebSocketConfig) http.Handler {
+	if cfg.ResumeTimeout <= 0 {
+		cfg.ResumeTimeout = DefaultResumeTimeout
+	}
+	if cfg.ReadLimit <= 0 {
+		cfg.ReadLimit = DefaultReadLimit
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	return &wsHandler{svc: svc, cfg: cfg}
+}
+
+type wsHandler struct {
+	svc *Service
+	cfg WebSocketConfig
+}
+
+// clientFrame is any frame a client may send.
+type clientFrame struct {
+	Type      string           `json:"type"`
+	ChatID    string           `json:"chat_id"`
+	Positions map[string]int64 `json:"positions"`
+}
+
+type errorFrame struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, err := (HandlerConfig{Authenticate: h.cfg.Authenticate}).authenticate(r)
+	if err != nil {
+		h.svc.log.Error("chat: authenticating websocket", "err", err)
+		writeError(w, h.svc.log, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	if user == "" {
+		writeServiceError(w, h.svc.log, ErrUnauthenticated)
+		return
+	}
+	if err := h.svc.checkID("user id", user); err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	if !h.svc.trackHandler() {
+		writeServiceError(w, h.svc.log, ErrClosed)
+		return
+	}
+	defer h.svc.handlers.Done()
+
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	if err != nil {
+		// Accept has answered the client (403 for a foreign origin).
+		h.svc.log.Debug("chat: websocket upgrade refused", "err", err)
+		return
+	}
+	conn.SetReadLimit(h.cfg.ReadLimit)
+	c := &wsConn{h: h, conn: conn, user: user}
+	c.serve(r.Context())
+}
+
+// trackHandler counts a running WebSocket handler for Shutdown, unless the
+// Service is already shutting down.
+func (s *Service) trackHandler() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
+}
+
+type wsConn struct {
+	h    *wsHandler
+	conn *websocket.Conn
+	user string
+}
+
+func (c *wsConn) serve(reqCtx context.Context) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(reqCtx))
+	defer cancel()
+	// Shutdown closes subscriptions, but a connection still waiting for
+	// its resume frame has none yet.
+	stop := context.AfterFunc(c.h.svc.closing, func() {
+		c.conn.Close(websocket.StatusGoingAway, "server shutting down")
+	})
+	defer stop()
+
+	sub, status, reason := c.handshake(ctx)
+	if sub == nil {
+		c.conn.Close(status, reason)
+		return
+	}
+	defer sub.Close()
+
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		c.readLoop(ctx, sub)
+	}()
+	status, reason = c.writeLoop(ctx, sub)
+	c.conn.Close(status, reason)
+	cancel()
+	<-readDone
+}
+
+// handshake reads frames until a valid resume, answering anything else with
+// an error event, and starts the subscription.
+func (c *wsConn) handshake(ctx context.Context) (*Subscription, websocket.StatusCode, string) {
+	// A deadline on Read's context would tear the connection down without
+	// a close frame, so the timeout closes it properly instead.
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(c.h.cfg.ResumeTimeout, func() {
+		timedOut.Store(true)
+		c.conn.Close(CloseResumeTimeout, "no resume frame in time")
+	})
+	defer timer.Stop()
+	for {
+		typ, data, err := c.conn.Read(ctx)
+		if err != nil {
+			if timedOut.Load() {
+				return nil, CloseResumeTimeout, "no resume frame in time"
+			}
+			return nil, closeStatusOf(err), ""
+		}
+		f, ferr := parseFrame(typ, data)
+		if ferr == nil && f.Type != "resume" {
+			ferr = invalidf("the first frame must be resume")
+		}
+		if ferr != nil {
+			c.writeError(ctx, ferr)
+			continue
+		}
+		sub, err := c.h.svc.Subscribe(ctx, c.user, f.Positions)
+		if err != nil {
+			if errors.Is(err, ErrInvalid) {
+				c.writeError(ctx, err)
+				continue
+			}
+			if errors.Is(err, ErrClosed) {
+				return nil, websocket.StatusGoingAway, "server shutting down"
+			}
+			return nil, websocket.StatusInternalError, "internal error"
+		}
+		return sub, 0, ""
+	}
+}
+
+func closeStatusOf(err error) websocket.StatusCode {
+	if s := websocket.CloseStatus(err); s != -1 {
+		return s
+	}
+	return websocket.StatusNormalClosure
+}
+
+func parseFrame(typ websocket.MessageType, data []byte) (clientFrame, error) {
+	var f clientFrame
+	if typ != websocket.MessageText {
+		return f, invalidf("frames must be JSON text")
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return f, invalidf("frame is not a valid JSON object")
+	}
+	switch f.Type {
+	case "resume":
+		if f.Positions == nil {
+			f.Positions = map[string]int64{}
+		}
+	case "typing":
+		if f.ChatID == "" {
+			return f, invalidf("typing needs a chat_id")
+		}
+	case "":
+		return f, invalidf("frame has no type")
+	default:
+		return f, invalidf("unknown frame type %q", f.Type)
+	}
+	return f, nil
+}
+
+func (c *wsConn) readLoop(ctx context.Context, sub *Subscription) {
+	for {
+		typ, data, err := c.conn.Read(ctx)
+		if err != nil {
+			// The write loop notices through the subscription.
+			sub.fail(ErrClosed)
+			return
+		}
+		f, err := parseFrame(typ, data)
+		if err == nil && f.Type == "resume" {
+			err = invalidf("already resumed")
+		}
+		if err != nil {
+			c.writeError(ctx, err)
+			continue
+		}
+		sub.Typing(ctx, f.ChatID)
+	}
+}
+
+func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.StatusCode, string) {
+	var ping <-chan time.Time
+	if c.h.cfg.PingInterval > 0 {
+		t := time.NewTicker(c.h.cfg.PingInterval)
+		defer t.Stop()
+		ping = t.C
+	}
+	for {
+		select {
+		case d := <-sub.out:
+			data, err := d.encode()
+			if err != nil {
+				c.h.svc.log.Error("chat: encoding event", "err", err)
+				return websocket.StatusInternalError, "internal error"
+			}
+			if err := c.write(ctx, data); err != nil {
+				return closeStatusOf(err), ""
+			}
+		case <-ping:
+			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
+			err := c.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return websocket.StatusPolicyViolation, "ping timeout"
+			}
+		case <-sub.done:
+			switch err := sub.Err(); {
+			case errors.Is(err, ErrSlowConsumer):
+				return CloseSlowConsumer, "slow consumer: send queue full"
+			case errors.Is(err, ErrUnavailable):
+				return websocket.StatusTryAgainLater, "backend unavailable, reconnect later"
+			case errors.Is(err, ErrClosed) && c.h.svc.checkOpen() != nil:
+				return websocket.StatusGoingAway, "server shutting down"
+			case errors.Is(err, ErrClosed):
+				return websocket.StatusNormalClosure, ""
+			default:
+				c.h.svc.log.Error("chat: subscription failed", "user_id", c.user, "err", err)
+				return websocket.StatusInternalError, "internal error"
+			}
+		}
+	}
+}
+
+func (c *wsConn) write(ctx context.Context, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
+	defer cancel()
+	return c.conn.Write(ctx, websocket.MessageText, data)
+}
+
+func (c *wsConn) writeError(ctx context.Context, err error) {
+	_, code, msg := errorStatus(err)
+	data, _ := json.Marshal(errorFrame{Type: "error", Code: code, Message: msg})
+	if werr := c.write(ctx, data); werr != nil {
+		c.h.svc.log.Debug("chat: writing error frame", "err", werr)
+	}
+}
