@@ -29,8 +29,9 @@ type Broker interface {
 
 // Subscriber is one node's set of subscriptions on a Broker. Its methods are
 // safe for concurrent use; calls for the same topic take effect in the order
-// they are made. Subscribing to a topic already subscribed, or
-// unsubscribing from one that is not, does nothing.
+// they are made. Topics are compared exactly (no patterns). Subscribing to
+// a topic already subscribed, unsubscribing from one that is not, or
+// either call with no topics, does nothing and returns nil.
 type Subscriber interface {
 	// Subscribe adds topics. When it returns nil, the topics are active: a
 	// Publish that starts afterwards reaches h. When it returns an error
@@ -46,12 +47,14 @@ type Subscriber interface {
 
 	// Close removes every subscription, stops the subscriber's goroutines
 	// and waits for them. No method of h is called after Close returns.
+	// Close must not be called from h's methods, since it waits for them.
 	Close() error
 }
 
 // BrokerHandler receives what a Subscriber delivers. Its methods are called
 // from the subscriber's goroutines, possibly concurrently, and must return
 // quickly: a handler that blocks holds back every topic of the subscriber.
+// A handler may call Publish, but not the methods of its own Subscriber.
 type BrokerHandler interface {
 	// HandleNotification is called for each payload published on a
 	// subscribed topic. The handler may keep payload.

@@ -28,13 +28,15 @@ import (
 // with an error and, for writes, either the whole write happened or none of
 // it did.
 //
+// Chats are returned with their members sorted by user id (byte-wise).
+//
 // Times are passed in by the Service already truncated to microseconds and
 // in UTC; a Store returns them in UTC with at least microsecond precision.
 //
 // Run the storetest package against an implementation to check it.
 type Store interface {
 	// CreateChat persists c, a new chat with its members, LastSeq 0 and
-	// LastActivityAt equal to CreatedAt.
+	// LastActivityAt equal to CreatedAt, whatever c says for those two.
 	//
 	// If directKey is not empty, at most one chat may exist per key: when a
 	// chat with that key already exists, CreateChat stores nothing and
@@ -42,8 +44,7 @@ type Store interface {
 	// the same key all return the same chat, exactly one with created=true.
 	CreateChat(ctx context.Context, c Chat, directKey string) (_ Chat, created bool, _ error)
 
-	// GetChat returns the chat with its members sorted by user id, or
-	// ErrNotFound.
+	// GetChat returns the chat, or ErrNotFound.
 	GetChat(ctx context.Context, chatID string) (Chat, error)
 
 	// GetMember returns the membership of userID in chatID, or ErrNotFound
@@ -52,7 +53,7 @@ type Store interface {
 
 	// ListChats returns up to q.Limit chats that userID is a member of,
 	// each with its members, ordered by LastActivityAt descending and then
-	// by ID descending. When q.After is not nil it returns only chats that
+	// by ID descending (compared byte-wise). When q.After is not nil it returns only chats that
 	// sort strictly after that position. A user with no chats gets an empty
 	// slice and no error.
 	ListChats(ctx context.Context, userID string, q ChatQuery) ([]Chat, error)
