@@ -1,0 +1,102 @@
+// Package storetest provides a conformance suite for chat.Store
+// implementations.
+//
+// Every Store in this module runs it unmodified, and so can a third-party
+// one:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) chat.Store {
+//			return mystore.New(openTestDB(t))
+//		})
+//	}
+package storetest
+
+import (
+	"testing"
+
+	"github.com/embedchat/chat"
+)
+
+// Run checks that the stores returned by newStore keep every clause of the
+// chat.Store contract, each in its own subtest (CreateChat/..., AppendMessage/...
+// and so on), so that -run can select them.
+//
+// newStore is called once per subtest, with that subtest's t, and must
+// return an empty store that shares no data with any other store it has
+// returned; it registers whatever cleanup the store needs with t.Cleanup.
+// Subtests run one after another, never in parallel; some of them call
+// their store from many goroutines at once.
+func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
+	for _, group := range suite {
+		t.Run(group.name, func(t *testing.T) {
+			for _, test := range group.tests {
+				t.Run(test.name, func(t *testing.T) {
+					test.run(newFixture(t, newStore(t)))
+				})
+			}
+		})
+	}
+}
+
+type subtest struct {
+	name string
+	run  func(f *fixture)
+}
+
+var suite = []struct {
+	name  string
+	tests []subtest
+}{
+	{"CreateChat", []subtest{
+		{"StoresFields", testCreateChatStoresFields},
+		{"DirectKeyReturnsExistingChat", testCreateChatDirectKeyReturnsExisting},
+		{"ConcurrentSameDirectKeyCreatesOneChat", testCreateChatConcurrentDirectKey},
+		{"EmptyDirectKeyNeverDeduplicates", testCreateChatEmptyDirectKey},
+	}},
+	{"GetChat", []subtest{
+		{"MissingChatIsNotFound", testGetChatMissing},
+	}},
+	{"GetMember", []subtest{
+		{"ReturnsMembership", testGetMember},
+		{"MissingChatIsNotFound", testGetMemberMissingChat},
+		{"NonMemberIsNotFound", testGetMemberNonMember},
+	}},
+	{"AppendMessage", []subtest{
+		{"AssignsSeqsAndUpdatesChat", testAppendAssignsSeqs},
+		{"StoresFields", testAppendStoresFields},
+		{"MissingChatIsNotFound", testAppendMissingChat},
+		{"NonMemberIsNotFound", testAppendNonMember},
+		{"RetryWithClientIDReturnsOriginal", testAppendRetryReturnsOriginal},
+		{"ClientIDIsPerSenderAndChat", testAppendClientIDScope},
+		{"EmptyClientIDNeverDeduplicates", testAppendEmptyClientID},
+		{"ConcurrentSendsGetGapFreeSeqs", testAppendConcurrentSends},
+		{"ConcurrentRetriesStoreOneMessage", testAppendConcurrentRetries},
+	}},
+	{"ListMessages", []subtest{
+		{"Newest", testListMessagesNewest},
+		{"Before", testListMessagesBefore},
+		{"Forward", testListMessagesForward},
+		{"ChatWithoutMessages", testListMessagesEmptyChat},
+		{"MissingChatIsEmpty", testListMessagesMissingChat},
+	}},
+	{"ListEvents", []subtest{
+		{"ReturnsMessageCreatedEvents", testListEvents},
+		{"AfterSeqAndLimit", testListEventsAfterSeqAndLimit},
+	}},
+	{"ListChats", []subtest{
+		{"OnlyTheUsersChats", testListChatsOnlyMembers},
+		{"OrderedByActivityThenID", testListChatsOrder},
+		{"SendMovesChatToFront", testListChatsSendMovesToFront},
+		{"PagingWalksEveryChatOnce", testListChatsPaging},
+	}},
+	{"ChatIDs", []subtest{
+		{"ReturnsEveryChatOfUser", testChatIDs},
+	}},
+	{"LastSeqs", []subtest{
+		{"ReturnsExistingChats", testLastSeqs},
+	}},
+	{"Context", []subtest{
+		{"CancelledReadsFail", testCancelledReads},
+		{"CancelledWritesFailWholly", testCancelledWrites},
+	}},
+}
