@@ -562,9 +562,6 @@ type MessagePage struct {
 // those after a seq. q.Limit 0 means DefaultPageSize; above MaxPageSize it
 // is clamped.
 func (s *Service) ListMessages(ctx context.Context, userID, chatID string, q MessageQuery) (MessagePage, error) {
-	if err := s.checkCaller(userID, chatID); err != nil {
-		return MessagePage{}, err
-	}
 	limit, err := pageLimit(q.Limit)
 	if err != nil {
 		return MessagePage{}, err
@@ -575,8 +572,8 @@ func (s *Service) ListMessages(ctx context.Context, userID, chatID string, q Mes
 	if q.Before < 0 || q.After < 0 {
 		return MessagePage{}, invalidf("before and after must not be negative")
 	}
-	if _, err := s.store.GetMember(ctx, chatID, userID); err != nil {
-		return MessagePage{}, fmt.Errorf("chat: list messages: %w", err)
+	if err := s.checkMember(ctx, userID, chatID); err != nil {
+		return MessagePage{}, err
 	}
 	q.Limit = limit + 1
 	msgs, err := s.store.ListMessages(ctx, chatID, q)
@@ -600,13 +597,21 @@ func (s *Service) ListMessages(ctx context.Context, userID, chatID string, q Mes
 
 // Typing tells the other members of chatID that userID is typing.
 func (s *Service) Typing(ctx context.Context, userID, chatID string) error {
+	if err := s.checkMember(ctx, userID, chatID); err != nil {
+		return err
+	}
+	s.hub.publishEvent(ctx, Event{Type: EventTyping, ChatID: chatID, UserID: userID})
+	return nil
+}
+
+// checkMember fails with ErrNotFound unless userID is a member of chatID.
+func (s *Service) checkMember(ctx context.Context, userID, chatID string) error {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return err
 	}
 	if _, err := s.store.GetMember(ctx, chatID, userID); err != nil {
-		return fmt.Errorf("chat: typing: %w", err)
+		return fmt.Errorf("chat: %w", err)
 	}
-	s.hub.publishEvent(ctx, Event{Type: EventTyping, ChatID: chatID, UserID: userID})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Authenticator returns the id of the user making r, or "" when r carries
@@ -119,7 +121,7 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	p := r.URL.EscapedPath()
 	if h.cfg.Prefix != "" {
 		rest, ok := strings.CutPrefix(p, strings.TrimSuffix(h.cfg.Prefix, "/"))
-		if !ok {
+		if !ok || (rest != "" && rest[0] != '/') {
 			return nil, false
 		}
 		p = rest
@@ -216,7 +218,12 @@ func (h *restHandler) listMessages(w http.ResponseWriter, r *http.Request, user,
 			return
 		}
 		if mq.Before == 0 {
-			// seq < 0 selects nothing; say so rather than list the newest.
+			// seq < 0 selects nothing; say so, to members only, rather
+			// than list the newest.
+			if err := h.svc.checkMember(r.Context(), user, chatID); err != nil {
+				writeServiceError(w, h.svc.log, err)
+				return
+			}
 			writeJSON(w, h.svc.log, http.StatusOK, MessagePage{Messages: []Message{}})
 			return
 		}
@@ -273,14 +280,24 @@ func (h *restHandler) decode(w http.ResponseWriter, r *http.Request, v any) bool
 }
 
 func decodeJSON(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return invalidf("reading request body: %v", err)
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; the
+	// contract refuses it instead.
+	if !utf8.Valid(data) {
+		return invalidf("request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
 		var syntax *json.SyntaxError
 		var typeErr *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &tooBig):
-			return err
 		case errors.Is(err, io.EOF):
 			return invalidf("request body is empty")
 		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
@@ -295,10 +312,6 @@ func decodeJSON(body io.Reader, v any) error {
 		}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
 		return invalidf("request body has data after the JSON object")
 	}
 	return nil

@@ -160,19 +160,22 @@ func (h *hub) ioContext() (context.Context, context.CancelFunc) {
 // notice the gap.
 func (h *hub) publishEvent(ctx context.Context, ev Event) {
 	h.dispatchChat(ev)
-	h.publish(ctx, chatTopicPrefix+ev.ChatID, ev)
+	h.publish(ctx, ev, chatTopicPrefix+ev.ChatID)
 }
 
 // publishChatCreated tells every member of c, on every node.
 func (h *hub) publishChatCreated(ctx context.Context, c Chat) {
 	ev := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
-	for _, m := range c.Members {
+	topics := make([]string, len(c.Members))
+	for i, m := range c.Members {
 		h.dispatchUser(m.UserID, ev)
-		h.publish(ctx, userTopicPrefix+m.UserID, ev)
+		topics[i] = userTopicPrefix + m.UserID
 	}
+	h.publish(ctx, ev, topics...)
 }
 
-func (h *hub) publish(ctx context.Context, topic string, ev Event) {
+// publish sends ev to topics through the Broker, encoded once.
+func (h *hub) publish(ctx context.Context, ev Event, topics ...string) {
 	if h.svc.broker == nil {
 		return
 	}
@@ -185,8 +188,10 @@ func (h *hub) publish(ctx context.Context, topic string, ev Event) {
 	// still go out.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ioTimeout)
 	defer cancel()
-	if err := h.svc.broker.Publish(ctx, topic, payload); err != nil {
-		h.svc.log.Warn("chat: publishing notification", "topic", topic, "err", err)
+	for _, topic := range topics {
+		if err := h.svc.broker.Publish(ctx, topic, payload); err != nil {
+			h.svc.log.Warn("chat: publishing notification", "topic", topic, "err", err)
+		}
 	}
 }
 
