@@ -429,11 +429,17 @@ func TestShutdownClosesWebSocketsWithGoingAway(t *testing.T) {
 	resumed, _ := srv.Connect("alice", nil)
 	waiting := srv.Dial("bob") // still in its handshake
 
+	// Clients keep reading, as real ones do, so the close handshakes
+	// complete.
+	statuses := make(chan websocket.StatusCode, 2)
+	for _, c := range []*chattest.Conn{resumed, waiting} {
+		go func() { statuses <- c.CloseStatus() }()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
 	defer cancel()
 	require.NoError(t, svc.Shutdown(ctx))
-	require.Equal(t, websocket.StatusGoingAway, resumed.CloseStatus())
-	require.Equal(t, websocket.StatusGoingAway, waiting.CloseStatus())
+	require.Equal(t, websocket.StatusGoingAway, <-statuses)
+	require.Equal(t, websocket.StatusGoingAway, <-statuses)
 
 	resp := srv.Do("alice", http.MethodGet, "/chats", nil)
 	require.Equal(t, http.StatusServiceUnavailable, resp.Status)
