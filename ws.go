@@ -11,8 +11,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// WebSocket close codes the handler uses besides the standard ones (1001
-// going away on Shutdown, 1009 for a frame over the read limit, 1011 for an
+// WebSocket close codes the handler uses besides the standard ones (1000
+// after the client closes, 1001 going away on Shutdown, 1008 when a ping or
+// a write times out, 1009 for a frame over the read limit, 1011 for an
 // internal error, 1013 when the Store is unavailable).
 const (
 	// CloseSlowConsumer closes a connection whose client does not read
@@ -280,7 +281,10 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 				return websocket.StatusInternalError, "internal error"
 			}
 			if err := c.write(ctx, data); err != nil {
-				return closeStatusOf(err), ""
+				if s := websocket.CloseStatus(err); s != -1 {
+					return s, ""
+				}
+				return websocket.StatusPolicyViolation, "write timeout"
 			}
 		case <-ping:
 			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)

@@ -265,7 +265,8 @@ func (c *Conn) Next() chat.Event {
 	return f.Event
 }
 
-// ReadFrame reads the next frame, waiting at most d.
+// ReadFrame reads the next frame, waiting at most d. Like every read of
+// github.com/coder/websocket, one that times out closes the connection.
 func (c *Conn) ReadFrame(d time.Duration) (Frame, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
