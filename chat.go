@@ -50,6 +50,9 @@ type Chat struct {
 // Member is one user's membership of a chat.
 type Member struct {
 	UserID string `json:"user_id"`
+	// DisplayName comes from Hooks.Users when the host app sets it; Stores
+	// leave it empty.
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 // Message is a chat message. Its JSON form is the message object of the wire
@@ -121,6 +124,12 @@ type Config struct {
 	// disconnected with ErrSlowConsumer rather than buffered without
 	// bound. Default 256.
 	QueueSize int
+	// Hooks let the host app moderate, authorize and react to what users
+	// do. See Hooks.
+	Hooks Hooks
+	// RateLimit bounds how often each user may send and create chats.
+	// The zero value means no limit.
+	RateLimit RateLimit
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -195,6 +204,10 @@ type Service struct {
 	queueSize   int
 	now         func() time.Time
 	hub         *hub
+	hooks       Hooks
+	after       *afterSend
+	sendLimit   *userLimiter
+	createLimit *userLimiter
 
 	mu       sync.Mutex
 	closed   bool
@@ -220,7 +233,10 @@ func New(cfg Config) (*Service, error) {
 		replayLimit: cfg.ReplayLimit,
 		queueSize:   cfg.QueueSize,
 		now:         time.Now,
+		hooks:       cfg.Hooks,
 	}
+	s.sendLimit = newUserLimiter("send", cfg.RateLimit.Sends, s.now)
+	s.createLimit = newUserLimiter("create_chat", cfg.RateLimit.ChatCreates, s.now)
 	s.closing, s.shutdown = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -237,6 +253,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.hub = h
+	s.after = newAfterSend(s)
 	return s, nil
 }
 
@@ -258,6 +275,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	go func() {
 		s.hub.close()
 		s.handlers.Wait()
+		s.after.wait()
 		close(done)
 	}()
 	select {
@@ -352,12 +370,31 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 	}
 	sort.Slice(c.Members, func(i, j int) bool { return c.Members[i].UserID < c.Members[j].UserID })
 
+	if err := s.createLimit.allow(userID); err != nil {
+		return Chat{}, false, err
+	}
+	others := make([]string, 0, len(c.Members)-1)
+	for _, m := range c.Members {
+		if m.UserID != userID {
+			others = append(others, m.UserID)
+		}
+	}
+	if err := s.checkUsersExist(ctx, others); err != nil {
+		return Chat{}, false, err
+	}
+	if err := s.authorize(ctx, Action{Kind: ActionCreateChat, UserID: userID, ChatKind: c.Kind, Members: others}); err != nil {
+		return Chat{}, false, err
+	}
+
 	stored, created, err := s.store.CreateChat(ctx, c, directKey)
 	if err != nil {
 		return Chat{}, false, fmt.Errorf("chat: create chat: %w", err)
 	}
 	if created {
 		s.hub.publishChatCreated(ctx, stored)
+	}
+	if err := s.withDisplayNames(ctx, &stored); err != nil {
+		return Chat{}, false, err
 	}
 	return stored, created, nil
 }
@@ -382,6 +419,9 @@ func (s *Service) GetChat(ctx context.Context, userID, chatID string) (Chat, err
 	}
 	for _, m := range c.Members {
 		if m.UserID == userID {
+			if err := s.withDisplayNames(ctx, &c); err != nil {
+				return Chat{}, err
+			}
 			return c, nil
 		}
 	}
@@ -436,6 +476,13 @@ func (s *Service) ListChats(ctx context.Context, userID string, q ChatListQuery)
 	}
 	if page.Chats == nil {
 		page.Chats = []Chat{}
+	}
+	ptrs := make([]*Chat, len(page.Chats))
+	for i := range page.Chats {
+		ptrs[i] = &page.Chats[i]
+	}
+	if err := s.withDisplayNames(ctx, ptrs...); err != nil {
+		return ChatPage{}, err
 	}
 	return page, nil
 }
@@ -495,6 +542,12 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 	if err != nil {
 		return Message{}, false, err
 	}
+	if err := s.sendLimit.allow(userID); err != nil {
+		return Message{}, false, err
+	}
+	if m, err = s.beforeSend(ctx, m); err != nil {
+		return Message{}, false, err
+	}
 	stored, created, err := s.store.AppendMessage(ctx, m)
 	if err != nil {
 		return Message{}, false, fmt.Errorf("chat: send message: %w", err)
@@ -547,6 +600,29 @@ func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Mes
 // the caller: a notification the Broker loses is recovered from the Store.
 func (s *Service) Announce(ctx context.Context, m Message) {
 	s.hub.publishEvent(ctx, Event{Type: EventMessageCreated, ChatID: m.ChatID, Seq: m.Seq, Message: &m})
+	s.after.enqueue(m)
+}
+
+// beforeSend runs the BeforeSend hook and validates what it made of m.
+func (s *Service) beforeSend(ctx context.Context, m Message) (Message, error) {
+	if s.hooks.BeforeSend == nil {
+		return m, nil
+	}
+	d := Draft{ChatID: m.ChatID, Sender: m.Sender, Text: m.Text, Metadata: m.Metadata}
+	if err := s.hooks.BeforeSend(ctx, &d); err != nil {
+		return Message{}, hookError("BeforeSend", err)
+	}
+	if err := s.checkText(d.Text); err != nil {
+		// The hook's output is the host's bug, not the client's: %v
+		// keeps it from reading as a 400.
+		return Message{}, fmt.Errorf("chat: BeforeSend hook made the text invalid: %v", err)
+	}
+	md, err := s.checkMetadata(d.Metadata)
+	if err != nil {
+		return Message{}, fmt.Errorf("chat: BeforeSend hook made the metadata invalid: %v", err)
+	}
+	m.Text, m.Metadata = d.Text, md
+	return m, nil
 }
 
 // MessagePage is a window of a chat's messages in ascending seq order.

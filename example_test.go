@@ -2,6 +2,7 @@ package chat_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -23,7 +24,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("created:", created, "members:", c.Members)
+	fmt.Println("created:", created, "members:", c.Members[0].UserID, c.Members[1].UserID)
 
 	m, _, err := svc.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "hi bob", ClientID: "msg-1"})
 	if err != nil {
@@ -43,13 +44,13 @@ func Example() {
 
 	// Someone outside the chat cannot tell it exists.
 	_, err = svc.GetChat(ctx, "mallory", c.ID)
-	fmt.Println(err)
+	fmt.Println("mallory:", errors.Is(err, chat.ErrNotFound))
 	// Output:
-	// created: true members: [{alice} {bob}]
+	// created: true members: alice bob
 	// seq 1 alice: hi bob
 	// retry created: false
 	// bob sees 1 message(s)
-	// chat: get chat: chat: not found
+	// mallory: true
 }
 
 // Mount the REST and WebSocket handlers under a prefix, taking the user

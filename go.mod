@@ -1,6 +1,6 @@
 module github.com/embedchat/chat
 
-go 1.24
+go 1.24.0
 
 require (
 	github.com/coder/websocket v1.8.15
@@ -9,6 +9,7 @@ require (
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
+	golang.org/x/time v0.14.0
 )
 
 require (

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -334,6 +335,11 @@ func errorStatus(err error) (status int, code, msg string) {
 		status, code = http.StatusConflict, "conflict"
 	case errors.Is(err, ErrTooLarge):
 		status, code = http.StatusRequestEntityTooLarge, "payload_too_large"
+	case errors.Is(err, ErrRejected):
+		status, code = http.StatusUnprocessableEntity, "rejected"
+	case errors.Is(err, ErrRateLimited):
+		status, code = http.StatusTooManyRequests, "rate_limited"
+		msg = "too many requests, retry later"
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
 		status, code = http.StatusServiceUnavailable, "unavailable"
 		msg = "service temporarily unavailable, retry later"
@@ -348,7 +354,7 @@ func errorStatus(err error) (status int, code, msg string) {
 
 // sentinelOf finds which of the package's sentinels err wraps.
 func sentinelOf(err error) error {
-	for _, s := range []error{ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrTooLarge, ErrUnavailable, ErrClosed} {
+	for _, s := range []error{ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrTooLarge, ErrRejected, ErrRateLimited, ErrUnavailable, ErrClosed} {
 		if errors.Is(err, s) {
 			return s
 		}
@@ -375,6 +381,11 @@ func writeServiceError(w http.ResponseWriter, log *slog.Logger, err error) {
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	var limited *RateLimitError
+	if errors.As(err, &limited) {
+		secs := int64(math.Ceil(limited.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	}
 	writeError(w, log, status, code, msg)
 }
