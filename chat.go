@@ -45,6 +45,13 @@ type Chat struct {
 	// LastActivityAt is the time of the latest persisted event, or
 	// CreatedAt if there is none. Chat lists are ordered by it.
 	LastActivityAt time.Time `json:"last_activity_at"`
+	// LastMessage is the message with the highest seq (its tombstone if
+	// it was deleted), or nil if the chat has none.
+	LastMessage *Message `json:"last_message"`
+	// UnreadCount is, for the user the chat was fetched for, the number of
+	// messages from others after their read marker, deleted ones excluded.
+	// The Service fills it in; Stores leave it 0.
+	UnreadCount int64 `json:"unread_count"`
 }
 
 // Member is one user's membership of a chat.
@@ -53,6 +60,10 @@ type Member struct {
 	// DisplayName comes from Hooks.Users when the host app sets it; Stores
 	// leave it empty.
 	DisplayName string `json:"display_name,omitempty"`
+	// LastReadSeq is the member's read marker: the highest seq they have
+	// marked read. Initial members start at 0; members added later at the
+	// seq of their member.added event.
+	LastReadSeq int64 `json:"last_read_seq"`
 }
 
 // Message is a chat message. Its JSON form is the message object of the wire
@@ -68,6 +79,11 @@ type Message struct {
 	// Metadata is a JSON object chosen by the client, or nil.
 	Metadata  json.RawMessage `json:"metadata"`
 	CreatedAt time.Time       `json:"created_at"`
+	// EditedAt is the time of the latest edit, nil if never edited.
+	EditedAt *time.Time `json:"edited_at,omitempty"`
+	// Deleted marks a tombstone: the message was deleted, its Text and
+	// Metadata are gone, and its seq stays taken.
+	Deleted bool `json:"deleted"`
 }
 
 // EventType names an event delivered to subscribers.
@@ -78,6 +94,21 @@ type EventType string
 const (
 	// EventMessageCreated is persisted: a message was sent; Message is set.
 	EventMessageCreated EventType = "message.created"
+	// EventMessageUpdated is persisted: a message was edited; Message is
+	// set, with its own seq.
+	EventMessageUpdated EventType = "message.updated"
+	// EventMessageDeleted is persisted: a message was deleted; Message is
+	// its tombstone.
+	EventMessageDeleted EventType = "message.deleted"
+	// EventMemberAdded is persisted: UserID joined the chat.
+	EventMemberAdded EventType = "member.added"
+	// EventMemberRemoved is persisted: UserID left or was removed. It is
+	// the last event of the chat that UserID receives.
+	EventMemberRemoved EventType = "member.removed"
+	// EventRead says UserID's read marker in ChatID moved to ReadSeq. It
+	// is not persisted and goes to every member, the reader included, so
+	// that the reader's other devices follow.
+	EventRead EventType = "read"
 	// EventChatCreated tells every member that a chat they belong to was
 	// created; Chat is set.
 	EventChatCreated EventType = "chat.created"
@@ -101,6 +132,7 @@ type Event struct {
 	Message *Message  `json:"message,omitempty"`
 	Chat    *Chat     `json:"chat,omitempty"`
 	UserID  string    `json:"user_id,omitempty"`
+	ReadSeq int64     `json:"read_seq,omitempty"`
 }
 
 // Config configures a Service. The zero value of every field except Store
@@ -391,12 +423,13 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 		return Chat{}, false, fmt.Errorf("chat: create chat: %w", err)
 	}
 	if created {
-		s.hub.publishChatCreated(ctx, stored)
+		s.hub.publishChatCreatedTo(ctx, stored, memberIDs(stored)...)
 	}
-	if err := s.withDisplayNames(ctx, &stored); err != nil {
+	chats := []Chat{stored}
+	if err := s.decorate(ctx, userID, chats); err != nil {
 		return Chat{}, false, err
 	}
-	return stored, created, nil
+	return chats[0], created, nil
 }
 
 // directChatKey identifies the pair of a direct chat whichever side creates
@@ -419,13 +452,31 @@ func (s *Service) GetChat(ctx context.Context, userID, chatID string) (Chat, err
 	}
 	for _, m := range c.Members {
 		if m.UserID == userID {
-			if err := s.withDisplayNames(ctx, &c); err != nil {
+			chats := []Chat{c}
+			if err := s.decorate(ctx, userID, chats); err != nil {
 				return Chat{}, err
 			}
-			return c, nil
+			return chats[0], nil
 		}
 	}
 	return Chat{}, fmt.Errorf("chat: get chat: %w", ErrNotFound)
+}
+
+// decorate fills in what chat objects show their viewer beyond what the
+// Store keeps: unread counts and display names.
+func (s *Service) decorate(ctx context.Context, userID string, chats []Chat) error {
+	if err := s.withUnreadCounts(ctx, userID, chats); err != nil {
+		return err
+	}
+	return s.withDisplayNames(ctx, chats)
+}
+
+func memberIDs(c Chat) []string {
+	ids := make([]string, len(c.Members))
+	for i, m := range c.Members {
+		ids[i] = m.UserID
+	}
+	return ids
 }
 
 // ChatListQuery selects a page of the caller's chats.
@@ -477,11 +528,7 @@ func (s *Service) ListChats(ctx context.Context, userID string, q ChatListQuery)
 	if page.Chats == nil {
 		page.Chats = []Chat{}
 	}
-	ptrs := make([]*Chat, len(page.Chats))
-	for i := range page.Chats {
-		ptrs[i] = &page.Chats[i]
-	}
-	if err := s.withDisplayNames(ctx, ptrs...); err != nil {
+	if err := s.decorate(ctx, userID, page.Chats); err != nil {
 		return ChatPage{}, err
 	}
 	return page, nil

@@ -28,7 +28,8 @@ import (
 // with an error and, for writes, either the whole write happened or none of
 // it did.
 //
-// Chats are returned with their members sorted by user id (byte-wise).
+// Chats are returned with their members sorted by user id (byte-wise), each
+// with its LastReadSeq, and with LastMessage set.
 //
 // Times are passed in by the Service already truncated to microseconds and
 // in UTC; a Store returns them in UTC with at least microsecond precision.
@@ -47,8 +48,9 @@ type Store interface {
 	// GetChat returns the chat, or ErrNotFound.
 	GetChat(ctx context.Context, chatID string) (Chat, error)
 
-	// GetMember returns the membership of userID in chatID, or ErrNotFound
-	// when the chat does not exist or userID is not a member.
+	// GetMember returns the membership of userID in chatID, with its
+	// LastReadSeq, or ErrNotFound when the chat does not exist or userID is
+	// not a member.
 	GetMember(ctx context.Context, chatID, userID string) (Member, error)
 
 	// ListChats returns up to q.Limit chats that userID is a member of,
@@ -87,7 +89,86 @@ type Store interface {
 	// ListEvents returns up to limit persisted events of chatID with seq
 	// greater than afterSeq, in ascending seq order and without gaps. It is
 	// used to replay what a connection or a node missed.
+	//
+	// Message events (created, updated, deleted) carry the message as it
+	// is now, with its own seq: an edit or delete shows in earlier events
+	// of the same message too, so that a client applying events in order
+	// ends in the current state. Member events carry UserID.
 	ListEvents(ctx context.Context, chatID string, afterSeq int64, limit int) ([]Event, error)
+
+	// EditMessage edits (e.Delete false) or deletes message e.Seq of
+	// e.ChatID on behalf of e.UserID, and persists that as the chat's next
+	// event, message.updated or message.deleted, setting the chat's
+	// LastSeq and LastActivityAt (to e.At), all in one atomic step. It
+	// returns the event, whose Message is the message after the change:
+	// with Text and EditedAt = e.At for an edit; a tombstone (Deleted,
+	// Text "", Metadata nil, every other field unchanged: a delete is not
+	// an edit) for a delete.
+	//
+	// Errors: ErrNotFound if the chat does not exist, e.UserID is not a
+	// member, or no message has seq e.Seq; ErrForbidden if e.UserID did
+	// not send it; ErrConflict when editing a deleted message. Deleting a
+	// deleted message changes nothing: it returns changed=false and an
+	// event with Seq 0 whose Message is the tombstone.
+	EditMessage(ctx context.Context, e MessageEdit) (_ Event, changed bool, _ error)
+
+	// MarkRead moves userID's read marker in chatID to seq, clamped to the
+	// chat's LastSeq, unless the marker is already there or beyond. It
+	// returns the marker after the call and whether it moved; ErrNotFound
+	// if the chat does not exist or userID is not a member.
+	MarkRead(ctx context.Context, chatID, userID string, seq int64) (readSeq int64, moved bool, _ error)
+
+	// AddMember adds c.UserID to group c.ChatID on behalf of c.ActorID as
+	// the chat's next event, member.added with UserID set, setting the
+	// chat's LastSeq and LastActivityAt (to c.At), in one atomic step; the
+	// new member's LastReadSeq is that event's seq. Adding a
+	// current member changes nothing and returns changed=false.
+	//
+	// Errors: ErrNotFound if the chat does not exist or c.ActorID is not a
+	// member; ErrInvalid if the chat is direct or already has
+	// c.MaxMembers members.
+	AddMember(ctx context.Context, c MemberChange) (_ Event, changed bool, _ error)
+
+	// RemoveMember removes c.UserID from group c.ChatID on behalf of
+	// c.ActorID as the chat's next event, member.removed with UserID set,
+	// setting the chat's LastSeq and LastActivityAt (to c.At).
+	//
+	// Errors: ErrNotFound if the chat does not exist, or c.ActorID or
+	// c.UserID is not a member; ErrForbidden unless c.ActorID is c.UserID
+	// or the chat's creator; ErrInvalid if the chat is direct.
+	RemoveMember(ctx context.Context, c MemberChange) (Event, error)
+
+	// UnreadCounts returns, for each chat of chatIDs that userID is a
+	// member of, the number of messages from other senders, not deleted,
+	// with a seq above userID's read marker. Other ids are left out. It
+	// runs on every chat list, so its cost must not grow with the length
+	// of a chat's history.
+	UnreadCounts(ctx context.Context, userID string, chatIDs []string) (map[string]int64, error)
+}
+
+// MessageEdit is an edit or a delete for Store.EditMessage.
+type MessageEdit struct {
+	ChatID string
+	Seq    int64
+	// UserID is who asks; only the sender may edit or delete.
+	UserID string
+	// Delete turns the message into a tombstone; otherwise Text replaces
+	// its text.
+	Delete bool
+	Text   string
+	At     time.Time
+}
+
+// MemberChange adds or removes a member for Store.AddMember and
+// Store.RemoveMember.
+type MemberChange struct {
+	ChatID  string
+	ActorID string
+	UserID  string
+	At      time.Time
+	// MaxMembers bounds the chat's members after an addition; always
+	// positive.
+	MaxMembers int
 }
 
 // ChatQuery selects a page of a user's chats for Store.ListChats.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/embedchat/chat"
 )
@@ -18,7 +19,7 @@ var _ chat.Store = (*Store)(nil)
 // NewStore. It is safe for concurrent use.
 //
 // Everything passed in and handed out is copied, so callers cannot change
-// stored state through the slices and RawMessages they hold.
+// stored state through the slices, pointers and RawMessages they hold.
 type Store struct {
 	mu     sync.RWMutex
 	chats  map[string]*chatState
@@ -26,15 +27,27 @@ type Store struct {
 	byUser map[string]map[string]struct{} // user id → ids of their chats
 }
 
-// chatState is one chat with its log. Every persisted event is a
-// message.created event, so the log is the message list itself and
-// messages[i] has seq i+1; that lets ListEvents and ListMessages slice
-// instead of scanning.
+// chatState is one chat with its log. log[i] is the event with seq i+1, so
+// ListEvents slices instead of scanning; messages holds the messages in
+// seq order, which is log order with the other events left out, so that
+// message windows and read markers are found by binary search.
 type chatState struct {
-	chat     chat.Chat // members sorted by user id
-	members  map[string]struct{}
+	// chat holds the members, sorted by user id, with their read markers.
+	// Its LastMessage stays nil: it is the last of messages, filled in on
+	// the way out.
+	chat     chat.Chat
 	messages []chat.Message
-	sent     map[clientKey]int64 // (sender, client id) → seq
+	log      []logEntry
+	sent     map[clientKey]int // (sender, client id) → index in messages
+}
+
+// logEntry is a persisted event. Message events point at the message
+// rather than hold a copy, so that replaying them shows its current state,
+// as the Store contract asks.
+type logEntry struct {
+	typ    chat.EventType
+	msg    int    // index in messages, for message events
+	userID string // for member events
 }
 
 type clientKey struct {
@@ -59,7 +72,7 @@ func (s *Store) CreateChat(ctx context.Context, c chat.Chat, directKey string) (
 	defer s.mu.Unlock()
 	if directKey != "" {
 		if id, ok := s.direct[directKey]; ok {
-			return copyChat(s.chats[id].chat), false, nil
+			return s.chats[id].view(), false, nil
 		}
 	}
 	if _, ok := s.chats[c.ID]; ok {
@@ -68,30 +81,25 @@ func (s *Store) CreateChat(ctx context.Context, c chat.Chat, directKey string) (
 		return chat.Chat{}, false, fmt.Errorf("memory: create chat: id %q already exists", c.ID)
 	}
 
-	c = copyChat(c)
+	c.Members = slices.Clone(c.Members)
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.LastSeq = 0
 	c.LastActivityAt = c.CreatedAt
-	slices.SortFunc(c.Members, func(a, b chat.Member) int { return cmp.Compare(a.UserID, b.UserID) })
-	st := &chatState{
-		chat:    c,
-		members: make(map[string]struct{}, len(c.Members)),
-		sent:    make(map[clientKey]int64),
+	c.LastMessage = nil
+	c.UnreadCount = 0
+	for i := range c.Members {
+		c.Members[i].LastReadSeq = 0
 	}
+	slices.SortFunc(c.Members, func(a, b chat.Member) int { return cmp.Compare(a.UserID, b.UserID) })
+	st := &chatState{chat: c, sent: make(map[clientKey]int)}
 	for _, m := range c.Members {
-		st.members[m.UserID] = struct{}{}
-		ids := s.byUser[m.UserID]
-		if ids == nil {
-			ids = make(map[string]struct{})
-			s.byUser[m.UserID] = ids
-		}
-		ids[c.ID] = struct{}{}
+		s.join(m.UserID, c.ID)
 	}
 	s.chats[c.ID] = st
 	if directKey != "" {
 		s.direct[directKey] = c.ID
 	}
-	return copyChat(c), true, nil
+	return st.view(), true, nil
 }
 
 // GetChat implements chat.Store.
@@ -105,7 +113,7 @@ func (s *Store) GetChat(ctx context.Context, chatID string) (chat.Chat, error) {
 	if !ok {
 		return chat.Chat{}, fmt.Errorf("memory: chat %q: %w", chatID, chat.ErrNotFound)
 	}
-	return copyChat(st.chat), nil
+	return st.view(), nil
 }
 
 // GetMember implements chat.Store.
@@ -115,14 +123,11 @@ func (s *Store) GetMember(ctx context.Context, chatID, userID string) (chat.Memb
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st, ok := s.chats[chatID]
-	if !ok {
-		return chat.Member{}, fmt.Errorf("memory: chat %q: %w", chatID, chat.ErrNotFound)
+	st, i, err := s.membership(chatID, userID)
+	if err != nil {
+		return chat.Member{}, err
 	}
-	if _, ok := st.members[userID]; !ok {
-		return chat.Member{}, fmt.Errorf("memory: member %q of chat %q: %w", userID, chatID, chat.ErrNotFound)
-	}
-	return chat.Member{UserID: userID}, nil
+	return st.chat.Members[i], nil
 }
 
 // ListChats implements chat.Store. It sorts the user's chats on every call,
@@ -134,24 +139,24 @@ func (s *Store) ListChats(ctx context.Context, userID string, q chat.ChatQuery) 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ids := s.byUser[userID]
-	list := make([]*chat.Chat, 0, len(ids))
+	list := make([]*chatState, 0, len(ids))
 	for id := range ids {
-		c := &s.chats[id].chat
-		if q.After != nil && !sortsAfter(c, q.After) {
+		st := s.chats[id]
+		if q.After != nil && !sortsAfter(&st.chat, q.After) {
 			continue
 		}
-		list = append(list, c)
+		list = append(list, st)
 	}
-	slices.SortFunc(list, func(a, b *chat.Chat) int {
-		if c := b.LastActivityAt.Compare(a.LastActivityAt); c != 0 {
+	slices.SortFunc(list, func(a, b *chatState) int {
+		if c := b.chat.LastActivityAt.Compare(a.chat.LastActivityAt); c != 0 {
 			return c
 		}
-		return cmp.Compare(b.ID, a.ID)
+		return cmp.Compare(b.chat.ID, a.chat.ID)
 	})
 	list = list[:min(len(list), max(q.Limit, 0))]
 	out := make([]chat.Chat, len(list))
-	for i, c := range list {
-		out[i] = copyChat(*c)
+	for i, st := range list {
+		out[i] = st.view()
 	}
 	return out, nil
 }
@@ -203,29 +208,28 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.chats[m.ChatID]
-	if !ok {
-		return chat.Message{}, false, fmt.Errorf("memory: append message: chat %q: %w", m.ChatID, chat.ErrNotFound)
-	}
-	if _, ok := st.members[m.Sender]; !ok {
-		return chat.Message{}, false, fmt.Errorf("memory: append message: member %q of chat %q: %w", m.Sender, m.ChatID, chat.ErrNotFound)
+	st, _, err := s.membership(m.ChatID, m.Sender)
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("memory: append message: %w", err)
 	}
 	key := clientKey{sender: m.Sender, clientID: m.ClientID}
 	if m.ClientID != "" {
-		if seq, ok := st.sent[key]; ok {
-			return copyMessage(st.messages[seq-1]), false, nil
+		if i, ok := st.sent[key]; ok {
+			return copyMessage(st.messages[i]), false, nil
 		}
 	}
 
 	m = copyMessage(m)
 	m.CreatedAt = m.CreatedAt.UTC()
-	m.Seq = int64(len(st.messages)) + 1
+	m.EditedAt = nil
+	m.Deleted = false
+	m.Seq = st.chat.LastSeq + 1
 	st.messages = append(st.messages, m)
+	i := len(st.messages) - 1
+	st.record(logEntry{typ: chat.EventMessageCreated, msg: i}, m.CreatedAt)
 	if m.ClientID != "" {
-		st.sent[key] = m.Seq
+		st.sent[key] = i
 	}
-	st.chat.LastSeq = m.Seq
-	st.chat.LastActivityAt = m.CreatedAt
 	return copyMessage(m), true, nil
 }
 
@@ -240,17 +244,16 @@ func (s *Store) ListMessages(ctx context.Context, chatID string, q chat.MessageQ
 	if !ok || q.Limit <= 0 {
 		return []chat.Message{}, nil
 	}
-	n := int64(len(st.messages))
-	var lo, hi int64 // messages[lo:hi], that is seqs lo+1 through hi
+	var lo, hi int // indexes in st.messages
 	if q.Forward {
-		lo = min(max(q.After, 0), n)
-		hi = min(lo+int64(q.Limit), n)
+		lo = st.firstAbove(q.After)
+		hi = min(lo+q.Limit, len(st.messages))
 	} else {
-		hi = n
+		hi = len(st.messages)
 		if q.Before > 0 {
-			hi = min(q.Before-1, n)
+			hi = st.firstAbove(q.Before - 1)
 		}
-		lo = max(hi-int64(q.Limit), 0)
+		lo = max(hi-q.Limit, 0)
 	}
 	out := make([]chat.Message, 0, hi-lo)
 	for _, m := range st.messages[lo:hi] {
@@ -270,30 +273,260 @@ func (s *Store) ListEvents(ctx context.Context, chatID string, afterSeq int64, l
 	if !ok || limit <= 0 {
 		return []chat.Event{}, nil
 	}
-	n := int64(len(st.messages))
+	n := int64(len(st.log))
 	lo := min(max(afterSeq, 0), n)
-	hi := min(lo+int64(limit), n)
+	hi := lo + min(int64(limit), n-lo)
 	out := make([]chat.Event, 0, hi-lo)
-	for _, m := range st.messages[lo:hi] {
-		msg := copyMessage(m)
-		out = append(out, chat.Event{
-			Type:    chat.EventMessageCreated,
-			ChatID:  msg.ChatID,
-			Seq:     msg.Seq,
-			Message: &msg,
-		})
+	for i := lo; i < hi; i++ {
+		out = append(out, st.event(i+1))
 	}
 	return out, nil
 }
 
-func copyChat(c chat.Chat) chat.Chat {
+// EditMessage implements chat.Store.
+func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return chat.Event{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, _, err := s.membership(e.ChatID, e.UserID)
+	if err != nil {
+		return chat.Event{}, false, fmt.Errorf("memory: edit message: %w", err)
+	}
+	i, ok := st.messageIndex(e.Seq)
+	if !ok {
+		return chat.Event{}, false, fmt.Errorf("memory: edit message %d of chat %q: %w", e.Seq, e.ChatID, chat.ErrNotFound)
+	}
+	m := &st.messages[i]
+	if m.Sender != e.UserID {
+		return chat.Event{}, false, fmt.Errorf("memory: edit message %d of chat %q: %q is not its sender: %w", e.Seq, e.ChatID, e.UserID, chat.ErrForbidden)
+	}
+	typ := chat.EventMessageUpdated
+	if e.Delete {
+		typ = chat.EventMessageDeleted
+	}
+	if m.Deleted {
+		if !e.Delete {
+			return chat.Event{}, false, fmt.Errorf("memory: edit message %d of chat %q: it was deleted: %w", e.Seq, e.ChatID, chat.ErrConflict)
+		}
+		msg := copyMessage(*m)
+		return chat.Event{Type: typ, ChatID: e.ChatID, Message: &msg}, false, nil
+	}
+
+	if e.Delete {
+		m.Deleted = true
+		m.Text = ""
+		m.Metadata = nil
+	} else {
+		at := e.At.UTC()
+		m.Text = e.Text
+		m.EditedAt = &at
+	}
+	seq := st.record(logEntry{typ: typ, msg: i}, e.At)
+	msg := copyMessage(*m)
+	return chat.Event{Type: typ, ChatID: e.ChatID, Seq: seq, Message: &msg}, true, nil
+}
+
+// MarkRead implements chat.Store.
+func (s *Store) MarkRead(ctx context.Context, chatID, userID string, seq int64) (int64, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, i, err := s.membership(chatID, userID)
+	if err != nil {
+		return 0, false, fmt.Errorf("memory: mark read: %w", err)
+	}
+	marker := &st.chat.Members[i].LastReadSeq
+	seq = min(seq, st.chat.LastSeq)
+	if seq <= *marker {
+		return *marker, false, nil
+	}
+	*marker = seq
+	return seq, true, nil
+}
+
+// AddMember implements chat.Store.
+func (s *Store) AddMember(ctx context.Context, c chat.MemberChange) (chat.Event, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return chat.Event{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, _, err := s.membership(c.ChatID, c.ActorID)
+	if err != nil {
+		return chat.Event{}, false, fmt.Errorf("memory: add member: %w", err)
+	}
+	if st.chat.Kind == chat.KindDirect {
+		return chat.Event{}, false, fmt.Errorf("memory: add member to chat %q: a direct chat has fixed members: %w", c.ChatID, chat.ErrInvalid)
+	}
+	i, found := st.member(c.UserID)
+	if found {
+		return chat.Event{Type: chat.EventMemberAdded, ChatID: c.ChatID, UserID: c.UserID}, false, nil
+	}
+	if len(st.chat.Members) >= c.MaxMembers {
+		return chat.Event{}, false, fmt.Errorf("memory: add member to chat %q: it has %d members, the most allowed: %w", c.ChatID, len(st.chat.Members), chat.ErrInvalid)
+	}
+
+	seq := st.record(logEntry{typ: chat.EventMemberAdded, userID: c.UserID}, c.At)
+	st.chat.Members = slices.Insert(st.chat.Members, i, chat.Member{UserID: c.UserID, LastReadSeq: seq})
+	s.join(c.UserID, c.ChatID)
+	return chat.Event{Type: chat.EventMemberAdded, ChatID: c.ChatID, Seq: seq, UserID: c.UserID}, true, nil
+}
+
+// RemoveMember implements chat.Store.
+func (s *Store) RemoveMember(ctx context.Context, c chat.MemberChange) (chat.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return chat.Event{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, _, err := s.membership(c.ChatID, c.ActorID)
+	if err != nil {
+		return chat.Event{}, fmt.Errorf("memory: remove member: %w", err)
+	}
+	if st.chat.Kind == chat.KindDirect {
+		return chat.Event{}, fmt.Errorf("memory: remove member from chat %q: a direct chat has fixed members: %w", c.ChatID, chat.ErrInvalid)
+	}
+	i, found := st.member(c.UserID)
+	if !found {
+		return chat.Event{}, fmt.Errorf("memory: remove member %q of chat %q: %w", c.UserID, c.ChatID, chat.ErrNotFound)
+	}
+	if c.ActorID != c.UserID && c.ActorID != st.chat.CreatedBy {
+		return chat.Event{}, fmt.Errorf("memory: remove member %q of chat %q: only they or the creator may: %w", c.UserID, c.ChatID, chat.ErrForbidden)
+	}
+
+	seq := st.record(logEntry{typ: chat.EventMemberRemoved, userID: c.UserID}, c.At)
+	st.chat.Members = slices.Delete(st.chat.Members, i, i+1)
+	ids := s.byUser[c.UserID]
+	delete(ids, c.ChatID)
+	if len(ids) == 0 {
+		delete(s.byUser, c.UserID)
+	}
+	return chat.Event{Type: chat.EventMemberRemoved, ChatID: c.ChatID, Seq: seq, UserID: c.UserID}, nil
+}
+
+// UnreadCounts implements chat.Store. It walks the messages after each
+// marker: that grows with how far behind the user is, which a database
+// Store must avoid but an in-memory one, used in tests and small
+// deployments, can afford.
+func (s *Store) UnreadCounts(ctx context.Context, userID string, chatIDs []string) (map[string]int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]int64, len(chatIDs))
+	for _, id := range chatIDs {
+		st, ok := s.chats[id]
+		if !ok {
+			continue
+		}
+		i, ok := st.member(userID)
+		if !ok {
+			continue
+		}
+		var n int64
+		for _, m := range st.messages[st.firstAbove(st.chat.Members[i].LastReadSeq):] {
+			if m.Sender != userID && !m.Deleted {
+				n++
+			}
+		}
+		out[id] = n
+	}
+	return out, nil
+}
+
+// membership returns the chat and the index of userID in its members, or
+// ErrNotFound. s.mu must be held.
+func (s *Store) membership(chatID, userID string) (*chatState, int, error) {
+	st, ok := s.chats[chatID]
+	if !ok {
+		return nil, 0, fmt.Errorf("memory: chat %q: %w", chatID, chat.ErrNotFound)
+	}
+	i, ok := st.member(userID)
+	if !ok {
+		return nil, 0, fmt.Errorf("memory: member %q of chat %q: %w", userID, chatID, chat.ErrNotFound)
+	}
+	return st, i, nil
+}
+
+// join records that userID is a member of chatID. s.mu must be held for
+// writing.
+func (s *Store) join(userID, chatID string) {
+	ids := s.byUser[userID]
+	if ids == nil {
+		ids = make(map[string]struct{})
+		s.byUser[userID] = ids
+	}
+	ids[chatID] = struct{}{}
+}
+
+// member returns where userID is, or would be inserted, in the members.
+func (st *chatState) member(userID string) (int, bool) {
+	return slices.BinarySearchFunc(st.chat.Members, userID, func(m chat.Member, id string) int {
+		return cmp.Compare(m.UserID, id)
+	})
+}
+
+// firstAbove returns the index of the first message with a seq above seq.
+func (st *chatState) firstAbove(seq int64) int {
+	i, found := st.messageIndex(seq)
+	if found {
+		i++
+	}
+	return i
+}
+
+// messageIndex returns where the message with seq is, or would be, in
+// messages.
+func (st *chatState) messageIndex(seq int64) (int, bool) {
+	return slices.BinarySearchFunc(st.messages, seq, func(m chat.Message, seq int64) int {
+		return cmp.Compare(m.Seq, seq)
+	})
+}
+
+// record appends e to the log as the chat's next event at time at and
+// returns its seq.
+func (st *chatState) record(e logEntry, at time.Time) int64 {
+	st.log = append(st.log, e)
+	st.chat.LastSeq = int64(len(st.log))
+	st.chat.LastActivityAt = at.UTC()
+	return st.chat.LastSeq
+}
+
+// event returns the event with seq, which must exist.
+func (st *chatState) event(seq int64) chat.Event {
+	e := st.log[seq-1]
+	ev := chat.Event{Type: e.typ, ChatID: st.chat.ID, Seq: seq, UserID: e.userID}
+	switch e.typ {
+	case chat.EventMessageCreated, chat.EventMessageUpdated, chat.EventMessageDeleted:
+		m := copyMessage(st.messages[e.msg])
+		ev.Message = &m
+	}
+	return ev
+}
+
+// view returns a copy of the chat as the Store contract shows it.
+func (st *chatState) view() chat.Chat {
+	c := st.chat
 	c.Members = slices.Clone(c.Members)
+	if n := len(st.messages); n > 0 {
+		m := copyMessage(st.messages[n-1])
+		c.LastMessage = &m
+	}
 	return c
 }
 
 func copyMessage(m chat.Message) chat.Message {
 	if m.Metadata != nil {
 		m.Metadata = json.RawMessage(bytes.Clone(m.Metadata))
+	}
+	if m.EditedAt != nil {
+		at := *m.EditedAt
+		m.EditedAt = &at
 	}
 	return m
 }

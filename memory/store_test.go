@@ -105,3 +105,94 @@ func TestStoreDuplicateChatID(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ids)
 }
+
+// TestStoreCopiesChanges checks the same for what edits, read markers and
+// member changes hand out, whose messages carry EditedAt pointers and whose
+// chats carry LastMessage pointers.
+func TestStoreCopiesChanges(t *testing.T) {
+	ctx := t.Context()
+	s := memory.NewStore()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	_, _, err := s.CreateChat(ctx, chat.Chat{
+		ID: "g1", Kind: chat.KindGroup, Title: "g1", Members: []chat.Member{{UserID: "alice"}, {UserID: "bob"}},
+		CreatedBy: "alice", CreatedAt: at, LastActivityAt: at,
+	}, "")
+	require.NoError(t, err)
+	_, _, err = s.AppendMessage(ctx, chat.Message{ChatID: "g1", Sender: "alice", Text: "hi", Metadata: json.RawMessage(`{"a":1}`), CreatedAt: at})
+	require.NoError(t, err)
+	editedAt := at.Add(time.Second)
+	ev, _, err := s.EditMessage(ctx, chat.MessageEdit{ChatID: "g1", Seq: 1, UserID: "alice", Text: "edited", At: editedAt})
+	require.NoError(t, err)
+	_, _, err = s.MarkRead(ctx, "g1", "bob", 2)
+	require.NoError(t, err)
+	_, _, err = s.AddMember(ctx, chat.MemberChange{ChatID: "g1", ActorID: "alice", UserID: "carol", At: editedAt, MaxMembers: 10})
+	require.NoError(t, err)
+	want, err := s.GetChat(ctx, "g1")
+	require.NoError(t, err)
+	wantEvents, err := s.ListEvents(ctx, "g1", 0, 10)
+	require.NoError(t, err)
+	wantMessages, err := s.ListMessages(ctx, "g1", chat.MessageQuery{Limit: 10})
+	require.NoError(t, err)
+
+	// Scribble on everything handed out.
+	later := editedAt.Add(time.Hour)
+	*ev.Message.EditedAt = later
+	ev.Message.Metadata[2] = 'X'
+	got, err := s.GetChat(ctx, "g1")
+	require.NoError(t, err)
+	*got.LastMessage.EditedAt = later
+	got.LastMessage.Metadata[2] = 'X'
+	got.Members[1].LastReadSeq = 100
+	list, err := s.ListChats(ctx, "bob", chat.ChatQuery{Limit: 10})
+	require.NoError(t, err)
+	*list[0].LastMessage.EditedAt = later
+	list[0].LastMessage.Text = "changed"
+	msgs, err := s.ListMessages(ctx, "g1", chat.MessageQuery{Limit: 10})
+	require.NoError(t, err)
+	*msgs[0].EditedAt = later
+	events, err := s.ListEvents(ctx, "g1", 0, 10)
+	require.NoError(t, err)
+	*events[0].Message.EditedAt = later
+	*events[1].Message.EditedAt = later
+	member, err := s.GetMember(ctx, "g1", "carol")
+	require.NoError(t, err)
+	member.LastReadSeq = 100
+
+	got, err = s.GetChat(ctx, "g1")
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.True(t, editedAt.Equal(*got.LastMessage.EditedAt))
+	events, err = s.ListEvents(ctx, "g1", 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, wantEvents, events)
+	msgs, err = s.ListMessages(ctx, "g1", chat.MessageQuery{Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, wantMessages, msgs)
+	member, err = s.GetMember(ctx, "g1", "carol")
+	require.NoError(t, err)
+	require.Equal(t, chat.Member{UserID: "carol", LastReadSeq: 3}, member)
+}
+
+// TestStoreChangesReturnUTC checks that times passed in another zone come
+// back in UTC, as the contract promises, whatever the caller sent.
+func TestStoreChangesReturnUTC(t *testing.T) {
+	ctx := t.Context()
+	s := memory.NewStore()
+	at := time.Now().Truncate(time.Microsecond).In(time.FixedZone("UTC+5", 5*3600))
+	_, _, err := s.CreateChat(ctx, chat.Chat{
+		ID: "g1", Kind: chat.KindGroup, Members: []chat.Member{{UserID: "alice"}}, CreatedBy: "alice", CreatedAt: at,
+	}, "")
+	require.NoError(t, err)
+	_, _, err = s.AppendMessage(ctx, chat.Message{ChatID: "g1", Sender: "alice", Text: "hi", CreatedAt: at})
+	require.NoError(t, err)
+	ev, _, err := s.EditMessage(ctx, chat.MessageEdit{ChatID: "g1", Seq: 1, UserID: "alice", Text: "edited", At: at})
+	require.NoError(t, err)
+	require.Equal(t, time.UTC, ev.Message.EditedAt.Location())
+	_, _, err = s.AddMember(ctx, chat.MemberChange{ChatID: "g1", ActorID: "alice", UserID: "bob", At: at, MaxMembers: 10})
+	require.NoError(t, err)
+	c, err := s.GetChat(ctx, "g1")
+	require.NoError(t, err)
+	require.Equal(t, time.UTC, c.LastActivityAt.Location())
+	require.Equal(t, time.UTC, c.LastMessage.EditedAt.Location())
+	require.True(t, at.Equal(*c.LastMessage.EditedAt))
+}

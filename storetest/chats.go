@@ -249,3 +249,78 @@ func testLastSeqs(f *fixture) {
 	require.NoError(f.t, err)
 	require.Empty(f.t, seqs)
 }
+
+// testCreateChatStartsMembersUnread checks that members start with nothing
+// read and the chat without a LastMessage, whatever the input says.
+func testCreateChatStartsMembersUnread(f *fixture) {
+	g := newGroup("g1", f.at(0), "alice", "bob")
+	g.Members[1].LastReadSeq = 7
+	g.LastMessage = &chat.Message{ChatID: "g1", Seq: 7, Sender: "alice", Text: "not sent", CreatedAt: f.at(0)}
+	f.createChat(g, "")
+	requireChat(f.t, asCreated(g), f.getChat("g1"))
+	m, err := f.store.GetMember(f.ctx, "g1", "bob")
+	require.NoError(f.t, err)
+	require.Equal(f.t, chat.Member{UserID: "bob"}, m)
+}
+
+func testLastMessageNilWithoutMessages(f *fixture) {
+	g1 := f.group("g1", f.at(0), "alice", "bob")
+	d1 := f.createChat(newDirect("d1", f.at(1), "alice", "bob"), "alice:bob")
+	requireChats(f.t, []chat.Chat{d1, g1}, f.listChats("alice", chat.ChatQuery{Limit: 10}))
+
+	// Events that are not messages leave it nil.
+	f.addMember("g1", "alice", "carol", f.at(2))
+	f.removeMember("g1", "bob", "bob", f.at(3))
+	require.Nil(f.t, f.getChat("g1").LastMessage)
+	for _, c := range f.listChats("alice", chat.ChatQuery{Limit: 10}) {
+		require.Nil(f.t, c.LastMessage, "LastMessage of chat %s, which has no message", c.ID)
+	}
+	again, created, err := f.store.CreateChat(f.ctx, newDirect("d2", f.at(4), "bob", "alice"), "alice:bob")
+	require.NoError(f.t, err)
+	require.False(f.t, created)
+	requireChat(f.t, d1, again)
+}
+
+func testLastMessageIsNewestMessage(f *fixture) {
+	f.group("g1", f.at(0), "alice", "bob")
+	f.send("g1", "alice", f.at(1))
+	m2 := f.send("g1", "bob", f.at(2))
+	// The newest event being no message does not change LastMessage, and
+	// neither does a change to an older message.
+	f.addMember("g1", "alice", "carol", f.at(3))
+	requireLastMessage(f, "g1", m2)
+
+	// The helpers that change messages check LastMessage against the chat
+	// before; these checks hold it to what it must be.
+	m2 = f.edit(m2, "edited", f.at(4))
+	requireLastMessage(f, "g1", m2)
+	m2 = f.deleteMessage(m2, f.at(5))
+	requireLastMessage(f, "g1", m2)
+	m6 := f.send("g1", "carol", f.at(6))
+	requireLastMessage(f, "g1", m6)
+
+	// CreateChat shows it for an existing direct chat.
+	d1 := f.createChat(newDirect("d1", f.at(7), "alice", "bob"), "alice:bob")
+	m1 := f.edit(f.send("d1", "alice", f.at(8)), "edited", f.at(9))
+	d1 = afterSend(d1, m1)
+	d1.LastSeq, d1.LastActivityAt = 2, f.at(9)
+	again, created, err := f.store.CreateChat(f.ctx, newDirect("d2", f.at(10), "bob", "alice"), "alice:bob")
+	require.NoError(f.t, err)
+	require.False(f.t, created)
+	requireChat(f.t, d1, again)
+}
+
+// requireLastMessage checks that GetChat and every member's ListChats show
+// want as the LastMessage of chatID.
+func requireLastMessage(f *fixture, chatID string, want chat.Message) {
+	f.t.Helper()
+	c := f.getChat(chatID)
+	require.NotNil(f.t, c.LastMessage, "LastMessage of chat %s", chatID)
+	requireMessage(f.t, want, *c.LastMessage)
+	for _, m := range c.Members {
+		list := f.listChats(m.UserID, chat.ChatQuery{Limit: allOfThem})
+		i := slices.IndexFunc(list, func(c chat.Chat) bool { return c.ID == chatID })
+		require.GreaterOrEqual(f.t, i, 0, "ListChats of %s lacks chat %s", m.UserID, chatID)
+		requireChat(f.t, c, list[i])
+	}
+}

@@ -135,36 +135,7 @@ func testAppendConcurrentSends(f *fixture) {
 	}
 	f.group("g1", f.at(0), members...)
 
-	// While the writers run, a reader checks that whatever LastSeqs
-	// reports is readable together with everything below it.
-	done := make(chan struct{})
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			seqs, err := f.store.LastSeqs(f.ctx, []string{"g1"})
-			if !assert.NoError(f.t, err, "LastSeqs during sends") {
-				return
-			}
-			events, err := f.store.ListEvents(f.ctx, "g1", 0, total)
-			if !assert.NoError(f.t, err, "ListEvents during sends") {
-				return
-			}
-			if !assert.GreaterOrEqual(f.t, int64(len(events)), seqs["g1"], "events readable after LastSeqs reported them") {
-				return
-			}
-			for i, e := range events {
-				if !assert.Equal(f.t, int64(i+1), e.Seq, "seq of event %d of a concurrent read", i) {
-					return
-				}
-			}
-		}
-	}()
+	stop := f.watchLog("g1")
 
 	sent := make([][]chat.Message, writers)
 	var wg sync.WaitGroup
@@ -188,9 +159,7 @@ func testAppendConcurrentSends(f *fixture) {
 		}()
 	}
 	wg.Wait()
-	close(done)
-	<-readerDone
-	require.False(f.t, f.t.Failed())
+	stop()
 
 	bySeq := make([]chat.Message, total)
 	var seqs []int64
@@ -386,15 +355,88 @@ func testListEventsAfterSeqAndLimit(f *fixture) {
 // requireEvents fails unless got are the message.created events of want.
 func requireEvents(t *testing.T, want []chat.Message, got []chat.Event) {
 	t.Helper()
-	gotSeqs := make([]int64, len(got))
-	for i, e := range got {
-		gotSeqs[i] = e.Seq
+	events := make([]chat.Event, len(want))
+	for i, m := range want {
+		events[i] = createdEvent(m)
 	}
-	require.Equal(t, seqsOf(want), gotSeqs, "event seqs")
-	for i, e := range got {
-		require.Equal(t, chat.EventMessageCreated, e.Type, "Type of event %d", e.Seq)
-		require.Equal(t, want[i].ChatID, e.ChatID, "ChatID of event %d", e.Seq)
-		require.NotNil(t, e.Message, "Message of event %d", e.Seq)
-		requireMessage(t, want[i], *e.Message)
+	requireEventLog(t, events, got)
+}
+
+// buildMixedLog gives chat g1 a log with every type of event:
+//
+//	1 created m1 (alice)       6 deleted m3
+//	2 added carol              7 removed carol
+//	3 created m3 (carol)       8 created m8 (alice)
+//	4 updated m1               9 created m9 (bob)
+//	5 created m5 (bob)
+//
+// and returns the log and the messages as they are at the end.
+func (f *fixture) buildMixedLog() ([]chat.Event, []chat.Message) {
+	f.t.Helper()
+	f.group("g1", f.at(0), "alice", "bob")
+	f.group("g2", f.at(0), "alice")
+	m1 := f.send("g1", "alice", f.at(1))
+	f.addMember("g1", "alice", "carol", f.at(2))
+	m3 := f.send("g1", "carol", f.at(3))
+	f.send("g2", "alice", f.at(3))
+	m1 = f.edit(m1, "edited", f.at(4))
+	m5 := f.send("g1", "bob", f.at(5))
+	m3 = f.deleteMessage(m3, f.at(6))
+	f.removeMember("g1", "alice", "carol", f.at(7))
+	m8 := f.send("g1", "alice", f.at(8))
+	m9 := f.send("g1", "bob", f.at(9))
+	f.send("g2", "alice", f.at(10))
+	return []chat.Event{
+			createdEvent(m1), addedEvent("g1", 2, "carol"), createdEvent(m3), updatedEvent(4, m1), createdEvent(m5),
+			deletedEvent(6, m3), removedEvent("g1", 7, "carol"), createdEvent(m8), createdEvent(m9),
+		},
+		[]chat.Message{m1, m3, m5, m8, m9}
+}
+
+func testListEventsEveryType(f *fixture) {
+	log, _ := f.buildMixedLog()
+	f.requireLog("g1", log...)
+	for after := range len(log) + 2 {
+		for limit := 1; limit <= 3; limit++ {
+			got := f.listEvents("g1", int64(after), limit)
+			requireEventLog(f.t, log[min(after, len(log)):min(after+limit, len(log))], got)
+		}
+	}
+	require.Empty(f.t, f.listEvents("missing", 0, 10))
+}
+
+// testListMessagesAmongOtherEvents checks that message windows are bounded
+// by seq and counted in messages when other events sit between them.
+func testListMessagesAmongOtherEvents(f *fixture) {
+	_, msgs := f.buildMixedLog()
+	bySeq := make(map[int64]chat.Message)
+	for _, m := range msgs {
+		bySeq[m.Seq] = m
+	}
+	for _, w := range []struct {
+		q    chat.MessageQuery
+		seqs []int64
+	}{
+		{chat.MessageQuery{Limit: 2}, []int64{8, 9}},
+		{chat.MessageQuery{Limit: 10}, []int64{1, 3, 5, 8, 9}},
+		{chat.MessageQuery{Limit: 2, Before: 8}, []int64{3, 5}},
+		{chat.MessageQuery{Limit: 2, Before: 7}, []int64{3, 5}},
+		{chat.MessageQuery{Limit: 5, Before: 4}, []int64{1, 3}},
+		{chat.MessageQuery{Limit: 5, Before: 2}, []int64{1}},
+		{chat.MessageQuery{Limit: 5, Before: 1}, []int64{}},
+		{chat.MessageQuery{Limit: 2, Forward: true}, []int64{1, 3}},
+		{chat.MessageQuery{Limit: 2, Forward: true, After: 1}, []int64{3, 5}},
+		{chat.MessageQuery{Limit: 2, Forward: true, After: 2}, []int64{3, 5}},
+		{chat.MessageQuery{Limit: 10, Forward: true, After: 5}, []int64{8, 9}},
+		{chat.MessageQuery{Limit: 1, Forward: true, After: 6}, []int64{8}},
+		{chat.MessageQuery{Limit: 10, Forward: true, After: 9}, []int64{}},
+	} {
+		want := make([]chat.Message, len(w.seqs))
+		for i, seq := range w.seqs {
+			want[i] = bySeq[seq]
+		}
+		got := f.listMessages("g1", w.q)
+		require.Equal(f.t, w.seqs, seqsOf(got), "ListMessages %+v", w.q)
+		requireMessages(f.t, want, got)
 	}
 }

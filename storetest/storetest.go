@@ -52,6 +52,7 @@ var suite = []struct {
 		{"DirectKeyReturnsExistingChat", testCreateChatDirectKeyReturnsExisting},
 		{"ConcurrentSameDirectKeyCreatesOneChat", testCreateChatConcurrentDirectKey},
 		{"EmptyDirectKeyNeverDeduplicates", testCreateChatEmptyDirectKey},
+		{"MembersStartUnreadWithoutLastMessage", testCreateChatStartsMembersUnread},
 	}},
 	{"GetChat", []subtest{
 		{"MissingChatIsNotFound", testGetChatMissing},
@@ -72,16 +73,61 @@ var suite = []struct {
 		{"ConcurrentSendsGetGapFreeSeqs", testAppendConcurrentSends},
 		{"ConcurrentRetriesStoreOneMessage", testAppendConcurrentRetries},
 	}},
+	{"EditMessage", []subtest{
+		{"EditIsNextEventAndShowsEverywhere", testEditUpdatesMessage},
+		{"DeleteLeavesTombstone", testDeleteLeavesTombstone},
+		{"EditingDeletedIsConflict", testEditDeletedIsConflict},
+		{"DeletingTwiceChangesNothing", testDeleteTwiceChangesNothing},
+		{"OnlyTheSenderIsAllowed", testEditOnlyBySender},
+		{"SeqThatIsNoMessageIsNotFound", testEditMissingMessage},
+		{"NonMemberIsNotFound", testEditNonMember},
+		{"ConcurrentChangesGetGapFreeSeqs", testEditConcurrent},
+	}},
 	{"ListMessages", []subtest{
 		{"Newest", testListMessagesNewest},
 		{"Before", testListMessagesBefore},
 		{"Forward", testListMessagesForward},
 		{"ChatWithoutMessages", testListMessagesEmptyChat},
 		{"MissingChatIsEmpty", testListMessagesMissingChat},
+		{"AmongOtherEvents", testListMessagesAmongOtherEvents},
 	}},
 	{"ListEvents", []subtest{
 		{"ReturnsMessageCreatedEvents", testListEvents},
 		{"AfterSeqAndLimit", testListEventsAfterSeqAndLimit},
+		{"EveryTypeInOrder", testListEventsEveryType},
+	}},
+	{"MarkRead", []subtest{
+		{"MovesForwardOnly", testMarkReadForwardOnly},
+		{"ClampsToLastSeq", testMarkReadClamps},
+		{"NonMemberIsNotFound", testMarkReadNotFound},
+		{"ConcurrentMarksKeepTheHighest", testMarkReadConcurrent},
+	}},
+	{"AddMember", []subtest{
+		{"AddsAsNextEvent", testAddMember},
+		{"CurrentMemberChangesNothing", testAddExistingMember},
+		{"DirectChatIsInvalid", testAddMemberToDirectChat},
+		{"FullChatIsInvalid", testAddMemberToFullChat},
+		{"NonMemberIsNotFound", testAddMemberByNonMember},
+		{"ReturningMemberStartsAtNewEvent", testAddMemberAgainAfterRemoval},
+	}},
+	{"RemoveMember", []subtest{
+		{"SelfRemoval", testRemoveSelf},
+		{"CreatorRemovesOthers", testRemoveByCreator},
+		{"OthersAreForbidden", testRemoveOthersForbidden},
+		{"NonMembersAreNotFound", testRemoveNotFound},
+		{"DirectChatIsInvalid", testRemoveFromDirectChat},
+		{"CreatorWhoLeftHasNoRights", testRemoveCreatorLeaves},
+	}},
+	{"LastMessage", []subtest{
+		{"NilWithoutMessages", testLastMessageNilWithoutMessages},
+		{"IsNewestMessage", testLastMessageIsNewestMessage},
+	}},
+	{"UnreadCounts", []subtest{
+		{"CountsOthersMessagesAfterMarker", testUnreadCounts},
+		{"FollowsMarkReadAndDeletes", testUnreadCountsAfterMarkRead},
+		{"LateMemberStartsAtZero", testUnreadCountsLateMember},
+		{"LeavesOutOtherIDs", testUnreadCountsLeavesOutOtherIDs},
+		{"ConcurrentWritersAndReader", testUnreadCountsConcurrent},
 	}},
 	{"ListChats", []subtest{
 		{"OnlyTheUsersChats", testListChatsOnlyMembers},
@@ -98,5 +144,6 @@ var suite = []struct {
 	{"Context", []subtest{
 		{"CancelledReadsFail", testCancelledReads},
 		{"CancelledWritesFailWholly", testCancelledWrites},
+		{"CancelledChangesFailWholly", testCancelledChangesFailWholly},
 	}},
 }
