@@ -60,6 +60,8 @@ type Hooks struct {
 type Draft struct {
 	ChatID string
 	Sender string
+	// Seq is the message being edited, or 0 for a new message.
+	Seq int64
 	// Text and Metadata may be changed by the hook.
 	Text     string
 	Metadata json.RawMessage
@@ -139,7 +141,7 @@ func (s *Service) checkUsersExist(ctx context.Context, ids []string) error {
 }
 
 // withDisplayNames fills in the members' display names of chats.
-func (s *Service) withDisplayNames(ctx context.Context, chats ...*Chat) error {
+func (s *Service) withDisplayNames(ctx context.Context, chats []Chat) error {
 	if s.hooks.Users == nil {
 		return nil
 	}

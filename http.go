@@ -111,6 +111,33 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
+	case len(segs) == 4 && segs[2] == "messages":
+		switch r.Method {
+		case http.MethodPatch:
+			h.editMessage(w, r, user, segs[1], segs[3])
+		case http.MethodDelete:
+			h.deleteMessage(w, r, user, segs[1], segs[3])
+		default:
+			methodNotAllowed(w, h.svc.log, "PATCH, DELETE")
+		}
+	case len(segs) == 3 && segs[2] == "read":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, h.svc.log, "POST")
+			return
+		}
+		h.markRead(w, r, user, segs[1])
+	case len(segs) == 3 && segs[2] == "members":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, h.svc.log, "POST")
+			return
+		}
+		h.addMember(w, r, user, segs[1])
+	case len(segs) == 4 && segs[2] == "members":
+		if r.Method != http.MethodDelete {
+			methodNotAllowed(w, h.svc.log, "DELETE")
+			return
+		}
+		h.removeMember(w, r, user, segs[1], segs[3])
 	default:
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
 	}
@@ -129,7 +156,7 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	}
 	p = strings.Trim(p, "/")
 	raw := strings.Split(p, "/")
-	if len(raw) == 0 || raw[0] != "chats" || len(raw) > 3 {
+	if len(raw) == 0 || raw[0] != "chats" || len(raw) > 4 {
 		return nil, false
 	}
 	segs := make([]string, len(raw))
@@ -242,6 +269,111 @@ func (h *restHandler) listMessages(w http.ResponseWriter, r *http.Request, user,
 		return
 	}
 	writeJSON(w, h.svc.log, http.StatusOK, page)
+}
+
+// EditMessageRequest is the body of PATCH /chats/{chat_id}/messages/{seq}.
+type EditMessageRequest struct {
+	Text string `json:"text"`
+}
+
+func (h *restHandler) editMessage(w http.ResponseWriter, r *http.Request, user, chatID, rawSeq string) {
+	seq, err := pathSeq(rawSeq)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	var req EditMessageRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	m, err := h.svc.EditMessage(r.Context(), user, chatID, seq, req.Text)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, m)
+}
+
+func (h *restHandler) deleteMessage(w http.ResponseWriter, r *http.Request, user, chatID, rawSeq string) {
+	seq, err := pathSeq(rawSeq)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	m, err := h.svc.DeleteMessage(r.Context(), user, chatID, seq)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, m)
+}
+
+// pathSeq parses a message seq in a path: a positive integer.
+func pathSeq(raw string) (int64, error) {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, invalidf("message seq must be a positive integer")
+	}
+	return n, nil
+}
+
+// MarkReadRequest is the body of POST /chats/{chat_id}/read.
+type MarkReadRequest struct {
+	Seq *int64 `json:"seq"`
+}
+
+// ReadMarker is the reply of POST /chats/{chat_id}/read.
+type ReadMarker struct {
+	ChatID  string `json:"chat_id"`
+	UserID  string `json:"user_id"`
+	ReadSeq int64  `json:"read_seq"`
+}
+
+func (h *restHandler) markRead(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	var req MarkReadRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	if req.Seq == nil {
+		writeServiceError(w, h.svc.log, invalidf("seq is required"))
+		return
+	}
+	read, err := h.svc.MarkRead(r.Context(), user, chatID, *req.Seq)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, ReadMarker{ChatID: chatID, UserID: user, ReadSeq: read})
+}
+
+// AddMemberRequest is the body of POST /chats/{chat_id}/members.
+type AddMemberRequest struct {
+	UserID string `json:"user_id"`
+}
+
+func (h *restHandler) addMember(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	var req AddMemberRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	c, added, err := h.svc.AddMember(r.Context(), user, chatID, req.UserID)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	status := http.StatusOK
+	if added {
+		status = http.StatusCreated
+	}
+	writeJSON(w, h.svc.log, status, c)
+}
+
+func (h *restHandler) removeMember(w http.ResponseWriter, r *http.Request, user, chatID, member string) {
+	if err := h.svc.RemoveMember(r.Context(), user, chatID, member); err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // queryLimit parses ?limit=: absent is 0 (the default); present, it must be

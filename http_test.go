@@ -312,7 +312,7 @@ func TestRESTRouting(t *testing.T) {
 	_, srv := newRESTServer(t)
 	c := restCreateChat(t, srv, "alice", restGroup("bob"))
 
-	for _, path := range []string{"/", "/nope", "/chat", "/chatsx", "/chats/" + c.ID + "/members", "/chats/" + c.ID + "/messages/1", "/users/alice"} {
+	for _, path := range []string{"/", "/nope", "/chat", "/chatsx", "/chats/" + c.ID + "/nope", "/chats/" + c.ID + "/messages/1/x", "/users/alice"} {
 		t.Run("GET "+path, func(t *testing.T) {
 			restRequireError(t, srv.Do("alice", http.MethodGet, path, nil), http.StatusNotFound, "not_found")
 		})
@@ -327,6 +327,10 @@ func TestRESTRouting(t *testing.T) {
 		{http.MethodDelete, "/chats/" + c.ID, []string{"GET"}},
 		{http.MethodPatch, "/chats/" + c.ID + "/messages", []string{"GET", "POST"}},
 		{http.MethodDelete, "/chats/" + c.ID + "/messages", []string{"GET", "POST"}},
+		{http.MethodGet, "/chats/" + c.ID + "/messages/1", []string{"PATCH", "DELETE"}},
+		{http.MethodGet, "/chats/" + c.ID + "/members", []string{"POST"}},
+		{http.MethodGet, "/chats/" + c.ID + "/members/bob", []string{"DELETE"}},
+		{http.MethodGet, "/chats/" + c.ID + "/read", []string{"POST"}},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			r := srv.Do("alice", tc.method, tc.path, nil)

@@ -163,13 +163,14 @@ func (h *hub) publishEvent(ctx context.Context, ev Event) {
 	h.publish(ctx, ev, chatTopicPrefix+ev.ChatID)
 }
 
-// publishChatCreated tells every member of c, on every node.
-func (h *hub) publishChatCreated(ctx context.Context, c Chat) {
+// publishChatCreatedTo tells users, on every node, that they are in c:
+// their subscriptions start following it.
+func (h *hub) publishChatCreatedTo(ctx context.Context, c Chat, users ...string) {
 	ev := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
-	topics := make([]string, len(c.Members))
-	for i, m := range c.Members {
-		h.dispatchUser(m.UserID, ev)
-		topics[i] = userTopicPrefix + m.UserID
+	topics := make([]string, len(users))
+	for i, u := range users {
+		h.dispatchUser(u, ev)
+		topics[i] = userTopicPrefix + u
 	}
 	h.publish(ctx, ev, topics...)
 }
@@ -617,6 +618,19 @@ func (st *stream) process(ev Event) bool {
 	return true
 }
 
+// dropRemoved stops delivering to the subscriptions of a member who was
+// removed by ev, right after they got ev: in seq order, on every node.
+func (st *stream) dropRemoved(ev Event, followers []*Subscription) {
+	if ev.Type != EventMemberRemoved {
+		return
+	}
+	for _, s := range followers {
+		if s.user == ev.UserID {
+			s.leave(st.chatID)
+		}
+	}
+}
+
 // fill delivers the stored events after st.last up to and including upTo,
 // or all of them when upTo is 0. It reports whether the Store answered.
 func (st *stream) fill(upTo int64) bool {
@@ -659,6 +673,7 @@ func (st *stream) broadcast(ev Event) {
 	for _, s := range followers {
 		s.deliver(d)
 	}
+	st.dropRemoved(ev, followers)
 }
 
 // delivery is an event shared by every subscription it goes to, so that

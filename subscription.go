@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -153,6 +154,17 @@ func (sub *Subscription) failLocked(err error) {
 	}
 	sub.err = err
 	close(sub.done)
+}
+
+// leave stops following chatID: the user is no longer a member.
+func (sub *Subscription) leave(chatID string) {
+	sub.mu.Lock()
+	following := sub.following[chatID]
+	delete(sub.following, chatID)
+	sub.mu.Unlock()
+	if following {
+		sub.svc.hub.unfollow(sub, chatID)
+	}
 }
 
 // deliver is called by streams with a live event.
@@ -389,6 +401,18 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 				return sub.Err()
 			}
 			after = ev.Seq
+			if ev.Type == EventMemberRemoved && ev.UserID == sub.user {
+				// Nothing after our removal is ours, unless we were
+				// added back since.
+				_, err := sub.svc.store.GetMember(ctx, chatID, sub.user)
+				if errors.Is(err, ErrNotFound) {
+					sub.leave(chatID)
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("chat: replay: %w", err)
+				}
+			}
 		}
 		if len(evs) < fillPage {
 			return nil

@@ -1,0 +1,67 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+)
+
+// EditMessage replaces the text of message seq of chatID, which userID
+// sent, and delivers a message.updated event with the chat's next seq. The
+// new text is validated like a new message's and passes the BeforeSend
+// hook (Draft.Seq is set), so editing cannot bypass moderation.
+//
+// Errors: ErrNotFound if userID is not a member or there is no such
+// message; ErrForbidden if someone else sent it; ErrConflict if it was
+// deleted.
+func (s *Service) EditMessage(ctx context.Context, userID, chatID string, seq int64, text string) (Message, error) {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return Message{}, err
+	}
+	if seq <= 0 {
+		return Message{}, fmt.Errorf("chat: edit message: %w", ErrNotFound)
+	}
+	if err := s.checkText(text); err != nil {
+		return Message{}, err
+	}
+	if s.hooks.BeforeSend != nil {
+		d := Draft{ChatID: chatID, Sender: userID, Seq: seq, Text: text}
+		if err := s.hooks.BeforeSend(ctx, &d); err != nil {
+			return Message{}, hookError("BeforeSend", err)
+		}
+		if err := s.checkText(d.Text); err != nil {
+			return Message{}, fmt.Errorf("chat: BeforeSend hook made the text invalid: %v", err)
+		}
+		text = d.Text
+	}
+	return s.editMessage(ctx, MessageEdit{ChatID: chatID, Seq: seq, UserID: userID, Text: text, At: s.timestamp()})
+}
+
+// DeleteMessage turns message seq of chatID, which userID sent, into a
+// tombstone and delivers a message.deleted event with the chat's next seq.
+// Deleting a deleted message returns its tombstone and delivers nothing.
+//
+// Errors: ErrNotFound if userID is not a member or there is no such
+// message; ErrForbidden if someone else sent it.
+func (s *Service) DeleteMessage(ctx context.Context, userID, chatID string, seq int64) (Message, error) {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return Message{}, err
+	}
+	if seq <= 0 {
+		return Message{}, fmt.Errorf("chat: delete message: %w", ErrNotFound)
+	}
+	return s.editMessage(ctx, MessageEdit{ChatID: chatID, Seq: seq, UserID: userID, Delete: true, At: s.timestamp()})
+}
+
+func (s *Service) editMessage(ctx context.Context, e MessageEdit) (Message, error) {
+	ev, changed, err := s.store.EditMessage(ctx, e)
+	if err != nil {
+		return Message{}, fmt.Errorf("chat: edit message: %w", err)
+	}
+	if ev.Message == nil {
+		return Message{}, fmt.Errorf("chat: edit message: the Store returned no message")
+	}
+	if changed {
+		s.hub.publishEvent(ctx, ev)
+	}
+	return *ev.Message, nil
+}

@@ -1,0 +1,80 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+)
+
+// AddMember adds newMember to group chatID on behalf of userID, who must
+// be a member. The new member's subscriptions get chat.created and follow
+// the chat from its first event; the members get a member.added event with
+// the chat's next seq. Adding a current member changes nothing and returns
+// added=false. The Authorize hook (ActionAddMember) and the UserDirectory,
+// if set, are consulted first.
+//
+// Errors: ErrNotFound if userID is not a member; ErrInvalid for a direct
+// chat or a full one.
+func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember string) (_ Chat, added bool, _ error) {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return Chat{}, false, err
+	}
+	if err := s.checkID("user_id", newMember); err != nil {
+		return Chat{}, false, err
+	}
+	c, err := s.GetChat(ctx, userID, chatID)
+	if err != nil {
+		return Chat{}, false, err
+	}
+	if c.Kind == KindDirect {
+		return Chat{}, false, invalidf("a direct chat has fixed members")
+	}
+	if err := s.checkUsersExist(ctx, []string{newMember}); err != nil {
+		return Chat{}, false, err
+	}
+	if err := s.authorize(ctx, Action{Kind: ActionAddMember, UserID: userID, ChatID: chatID, ChatKind: c.Kind, Members: []string{newMember}}); err != nil {
+		return Chat{}, false, err
+	}
+	ev, added, err := s.store.AddMember(ctx, MemberChange{
+		ChatID: chatID, ActorID: userID, UserID: newMember, At: s.timestamp(), MaxMembers: s.limits.MaxMembers,
+	})
+	if err != nil {
+		return Chat{}, false, fmt.Errorf("chat: add member: %w", err)
+	}
+	if added {
+		s.hub.publishEvent(ctx, ev)
+	}
+	c, err = s.store.GetChat(ctx, chatID)
+	if err != nil {
+		return Chat{}, false, fmt.Errorf("chat: add member: %w", err)
+	}
+	if added {
+		s.hub.publishChatCreatedTo(ctx, c, newMember)
+	}
+	if err := s.decorate(ctx, userID, []Chat{c}); err != nil {
+		return Chat{}, false, err
+	}
+	return c, added, nil
+}
+
+// RemoveMember removes member from group chatID on behalf of userID:
+// anyone may remove themselves, the chat's creator may remove anyone. The
+// members, the removed one included, get a member.removed event with the
+// chat's next seq; it is the last event of the chat the removed member's
+// subscriptions receive, on every node.
+//
+// Errors: ErrNotFound if userID or member is not a member; ErrForbidden if
+// userID may not remove member; ErrInvalid for a direct chat.
+func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member string) error {
+	if err := s.checkCaller(userID, chatID); err != nil {
+		return err
+	}
+	if err := s.checkID("user_id", member); err != nil {
+		return fmt.Errorf("chat: remove member: %w", ErrNotFound)
+	}
+	ev, err := s.store.RemoveMember(ctx, MemberChange{ChatID: chatID, ActorID: userID, UserID: member, At: s.timestamp()})
+	if err != nil {
+		return fmt.Errorf("chat: remove member: %w", err)
+	}
+	s.hub.publishEvent(ctx, ev)
+	return nil
+}
