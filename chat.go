@@ -373,8 +373,8 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 		c.Members = []Member{{UserID: userID}, {UserID: other}}
 		directKey = directChatKey(userID, other)
 	case KindGroup:
-		if !utf8.ValidString(req.Title) {
-			return Chat{}, false, invalidf("title is not valid UTF-8")
+		if !utf8.ValidString(req.Title) || strings.ContainsRune(req.Title, 0) {
+			return Chat{}, false, invalidf("title is not valid UTF-8 text")
 		}
 		if n := utf8.RuneCountInString(req.Title); n > s.limits.MaxTitleRunes {
 			return Chat{}, false, invalidf("title has %d characters, more than %d", n, s.limits.MaxTitleRunes)
@@ -776,8 +776,9 @@ func (s *Service) checkID(what, id string) error {
 }
 
 func (s *Service) checkText(text string) error {
-	if !utf8.ValidString(text) {
-		return invalidf("text is not valid UTF-8")
+	// NUL is valid UTF-8 but no text, and PostgreSQL cannot store it.
+	if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
+		return invalidf("text is not valid UTF-8 text")
 	}
 	if strings.TrimSpace(text) == "" {
 		return invalidf("text must contain a non-whitespace character")

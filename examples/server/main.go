@@ -1,10 +1,17 @@
-// Command server is the reference demo of the chat SDK: a single process
-// that keeps everything in memory, serves the REST API under /api/v1/, the
-// WebSocket at /api/v1/ws and, at /, a small page on which two browser tabs
-// signed in as different names can chat live.
+// Command server is the reference demo of the chat SDK: by default a single
+// process that keeps everything in memory. It serves the REST API under
+// /api/v1/, the WebSocket at /api/v1/ws and, at /, a small page on which two
+// browser tabs signed in as different names can chat live.
 //
 //	go run ./examples/server          # then open http://localhost:8080 twice
 //	go run ./examples/server -addr 127.0.0.1:9000
+//
+// With -postgres (or DATABASE_URL) chats are stored in PostgreSQL, and with
+// -redis (or REDIS_URL) or -redis-cluster as well, any number of these
+// servers form one chat service:
+//
+//	go run ./examples/server -addr :8080 -postgres postgres://localhost/chat -redis redis://localhost:6379
+//	go run ./examples/server -addr :8081 -postgres postgres://localhost/chat -redis redis://localhost:6379
 //
 // Sign-in is NOT real authentication: the server believes whatever name the
 // X-User header or the "user" cookie claims. A real host app plugs its own
@@ -24,7 +31,6 @@ import (
 	"time"
 
 	"github.com/embedchat/chat"
-	"github.com/embedchat/chat/memory"
 )
 
 // shutdownTimeout bounds the graceful shutdown: in-flight requests finish
@@ -33,6 +39,10 @@ const shutdownTimeout = 10 * time.Second
 
 func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
+	var backend backendConfig
+	flag.StringVar(&backend.PostgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the Store (default $DATABASE_URL; empty: in memory)")
+	flag.StringVar(&backend.RedisURL, "redis", os.Getenv("REDIS_URL"), "standalone Redis URL for the Broker (default $REDIS_URL)")
+	flag.StringVar(&backend.RedisCluster, "redis-cluster", "", "Redis Cluster nodes for the Broker, host:port,host:port,...")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -40,7 +50,7 @@ func main() {
 	defer stop()
 	ln, err := net.Listen("tcp", *addr)
 	if err == nil {
-		err = run(ctx, ln, log)
+		err = run(ctx, ln, backend, log)
 	}
 	if err != nil {
 		log.Error("server failed", "err", err)
@@ -49,12 +59,14 @@ func main() {
 }
 
 // run serves on ln until ctx ends, then shuts down gracefully.
-func run(ctx context.Context, ln net.Listener, log *slog.Logger) error {
-	svc, err := chat.New(chat.Config{
-		Store:  memory.NewStore(),
-		Broker: memory.NewBroker(),
-		Logger: log,
-	})
+func run(ctx context.Context, ln net.Listener, cfg backendConfig, log *slog.Logger) error {
+	b, err := openBackend(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer b.close()
+	svc, err := chat.New(chat.Config{Store: b.store, Broker: b.broker, Logger: log})
 	if err != nil {
 		ln.Close()
 		return err

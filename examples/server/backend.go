@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // the PostgreSQL driver behind -postgres
+	"github.com/redis/go-redis/v9"
+
+	"github.com/embedchat/chat"
+	"github.com/embedchat/chat/memory"
+	"github.com/embedchat/chat/postgres"
+	"github.com/embedchat/chat/redisbroker"
+)
+
+// backendConfig chooses where chats live and how servers reach each other.
+// Empty fields mean the in-memory backend, which is private to the process.
+type backendConfig struct {
+	PostgresURL  string // -postgres or DATABASE_URL
+	RedisURL     string // -redis or REDIS_URL: a standalone Redis
+	RedisCluster string // -redis-cluster: host:port,host:port,...
+}
+
+// backend is a Store and a Broker, and what must be closed after the
+// Service has shut down.
+type backend struct {
+	store  chat.Store
+	broker chat.Broker
+	close  func()
+}
+
+// openBackend connects what cfg names, running the PostgreSQL migrations.
+// With PostgreSQL and either Redis option, any number of servers started
+// the same way form one chat service.
+func openBackend(ctx context.Context, cfg backendConfig, log *slog.Logger) (*backend, error) {
+	if cfg.RedisURL != "" && cfg.RedisCluster != "" {
+		return nil, errors.New("use -redis or -redis-cluster, not both")
+	}
+	if cfg.PostgresURL == "" && (cfg.RedisURL != "" || cfg.RedisCluster != "") {
+		// Servers sharing a Broker but not a Store would each have a
+		// different record of truth.
+		return nil, errors.New("-redis and -redis-cluster need -postgres: servers must share one Store")
+	}
+	b := &backend{store: memory.NewStore(), broker: memory.NewBroker(), close: func() {}}
+	var closers []func()
+	b.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+
+	if cfg.PostgresURL != "" {
+		db, err := sqlx.Open("postgres", cfg.PostgresURL)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		closers = append(closers, func() { db.Close() })
+		if err := postgres.Migrate(ctx, db, postgres.Config{}); err != nil {
+			b.close()
+			return nil, fmt.Errorf("postgres: migrate: %w", err)
+		}
+		store, err := postgres.New(db, postgres.Config{})
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		b.store = store
+		log.Info("using PostgreSQL store")
+	}
+
+	var client redis.UniversalClient
+	switch {
+	case cfg.RedisURL != "":
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			b.close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		client = redis.NewClient(opt)
+	case cfg.RedisCluster != "":
+		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(cfg.RedisCluster, ",")})
+	}
+	if client != nil {
+		closers = append(closers, func() { client.Close() })
+		if err := client.Ping(ctx).Err(); err != nil {
+			b.close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		broker, err := redisbroker.New(client, redisbroker.Config{Logger: log})
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		b.broker = broker
+		log.Info("using Redis broker", "cluster", cfg.RedisCluster != "")
+	}
+	return b, nil
+}

@@ -1,0 +1,74 @@
+package postgres_test
+
+import (
+	"context"
+	"log"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // The "postgres" driver.
+
+	"github.com/embedchat/chat"
+	"github.com/embedchat/chat/postgres"
+)
+
+// The host app owns the database handle: it opens it, migrates the chat
+// schema at start-up (every server may do so at once) and builds the Store.
+func Example() {
+	ctx := context.Background()
+	db, err := sqlx.Open("postgres", "postgres://app@localhost/app?sslmode=disable")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	cfg := postgres.Config{Schema: "chat"}
+	if err := postgres.Migrate(ctx, db, cfg); err != nil {
+		log.Fatal(err)
+	}
+	store, err := postgres.New(db, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := store.GetChat(ctx, "c1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("chat %s is at seq %d", c.ID, c.LastSeq)
+}
+
+// A message sent in the host app's own transaction is committed together
+// with the host's rows, or not at all.
+func ExampleStore_AppendMessageTx() {
+	ctx := context.Background()
+	db := sqlx.MustOpen("postgres", "postgres://app@localhost/app?sslmode=disable")
+	defer db.Close()
+	store, err := postgres.New(db, postgres.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tx.Rollback() // A no-op after Commit.
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'shipped' WHERE id = $1`, "o-42"); err != nil {
+		log.Fatal(err)
+	}
+	m, _, err := store.AppendMessageTx(ctx, tx, chat.Message{
+		ChatID:    "support-o-42",
+		Sender:    "shop-bot",
+		Text:      "Your order has shipped.",
+		ClientID:  "o-42-shipped", // Running this twice sends one message.
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		log.Fatal(err)
+	}
+	// Publish only now that the message is committed.
+	log.Printf("sent seq %d", m.Seq)
+}

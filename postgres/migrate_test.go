@@ -1,0 +1,125 @@
+package postgres
+
+import (
+	"io/fs"
+	"sync"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/embedchat/chat"
+)
+
+func TestMigrateConcurrentlyFromSeveralPools(t *testing.T) {
+	const pools, perPool = 4, 2
+	dbs := make([]*sqlx.DB, pools)
+	for i := range dbs {
+		dbs[i] = openTestDB(t, perPool)
+	}
+	cfg := Config{Schema: randomSchema(t)}
+	dropSchemaOnCleanup(t, dbs[0], cfg.Schema)
+
+	errs := make(chan error, pools*perPool)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, db := range dbs {
+		for range perPool {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs <- Migrate(t.Context(), db, cfg)
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	requireVersions(t, dbs[0], cfg.Schema)
+
+	require.NoError(t, Migrate(t.Context(), dbs[1], cfg), "Migrate on an up-to-date schema")
+	requireVersions(t, dbs[0], cfg.Schema)
+}
+
+// requireVersions checks that schema_migrations records every embedded
+// migration exactly once.
+func requireVersions(t *testing.T, db *sqlx.DB, schema string) {
+	t.Helper()
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	want := make([]int64, len(ms))
+	for i, m := range ms {
+		want[i] = m.version
+	}
+	var got []int64
+	require.NoError(t, db.SelectContext(t.Context(), &got, `SELECT version FROM `+schema+`.schema_migrations ORDER BY version`))
+	require.Equal(t, want, got)
+}
+
+func TestMigrationsAreNumbered(t *testing.T) {
+	names, err := fs.Glob(Migrations(), "*")
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	require.Len(t, ms, len(names), "every file is a migration")
+	for i, m := range ms {
+		require.Equal(t, int64(i+1), m.version, "versions count up from 1 without holes")
+	}
+}
+
+// A host that applies Migrations() with its own tool, as Migrations
+// describes, gets tables in its schema, and only there, that the Store
+// works with.
+func TestMigrationsAppliedByHand(t *testing.T) {
+	db := openTestDB(t, 1)
+	schema := randomSchema(t)
+	dropSchemaOnCleanup(t, db, schema)
+	names, err := fs.Glob(Migrations(), "*.up.sql")
+	require.NoError(t, err)
+	for _, name := range names {
+		sql, err := fs.ReadFile(Migrations(), name)
+		require.NoError(t, err)
+		tx, err := db.BeginTxx(t.Context(), nil)
+		require.NoError(t, err)
+		for _, stmt := range []string{`CREATE SCHEMA IF NOT EXISTS ` + schema, `SET LOCAL search_path TO ` + schema, string(sql)} {
+			_, err := tx.ExecContext(t.Context(), stmt)
+			require.NoError(t, err, name)
+		}
+		require.NoError(t, tx.Commit())
+	}
+	var tables []string
+	require.NoError(t, db.SelectContext(t.Context(), &tables,
+		`SELECT table_schema || '.' || table_name FROM information_schema.tables
+		WHERE table_schema IN ($1, 'public') AND table_name IN ('chats', 'members', 'messages')
+		ORDER BY table_name`, schema))
+	require.Equal(t, []string{schema + ".chats", schema + ".members", schema + ".messages"}, tables)
+
+	s, err := New(db, Config{Schema: schema})
+	require.NoError(t, err)
+	_, _, err = s.CreateChat(t.Context(), testGroup("g", testNow(), "alice"), "")
+	require.NoError(t, err)
+	m, created, err := s.AppendMessage(t.Context(), chat.Message{ChatID: "g", Sender: "alice", Text: "hi", CreatedAt: testNow()})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, int64(1), m.Seq)
+}
+
+func TestConfigSchemaMustBePlainIdentifier(t *testing.T) {
+	db := sqlx.NewDb(nil, "postgres") // New and the check in Migrate do not touch it.
+	for _, bad := range []string{"Chat", "1chat", "chat-x", `chat"; DROP TABLE x; --`, "a.b", " chat", string(make([]byte, 64))} {
+		_, err := New(db, Config{Schema: bad})
+		require.Error(t, err, "New with schema %q", bad)
+		require.Error(t, Migrate(t.Context(), db, Config{Schema: bad}), "Migrate with schema %q", bad)
+	}
+	for _, good := range []string{"", "chat", "_chat", "chat_2", "app_chat_v1"} {
+		_, err := New(db, Config{Schema: good})
+		require.NoError(t, err, "New with schema %q", good)
+	}
+	_, err := New(nil, Config{})
+	require.Error(t, err, "New with a nil db")
+}
