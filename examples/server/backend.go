@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // the PostgreSQL driver behind -postgres
@@ -17,12 +19,43 @@ import (
 	"github.com/embedchat/chat/redisbroker"
 )
 
-// backendConfig chooses where chats live and how servers reach each other.
-// Empty fields mean the in-memory backend, which is private to the process.
-type backendConfig struct {
+// config is what the flags choose: where chats live, how servers reach
+// each other, and how often users may send. Empty backend fields mean the
+// in-memory backend, which is private to the process.
+type config struct {
 	PostgresURL  string // -postgres or DATABASE_URL
 	RedisURL     string // -redis or REDIS_URL: a standalone Redis
 	RedisCluster string // -redis-cluster: host:port,host:port,...
+	// RateLimit is off unless -send-rate or -create-rate is given.
+	RateLimit chat.RateLimit
+}
+
+// rateFlag parses a rate such as "10/s", "100/m" or "5/10s": so many
+// events per duration, per user.
+type rateFlag struct{ rate *chat.Rate }
+
+func (f rateFlag) String() string {
+	if f.rate == nil || f.rate.Events == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d/%v", f.rate.Events, f.rate.Per)
+}
+
+func (f rateFlag) Set(s string) error {
+	n, per, ok := strings.Cut(s, "/")
+	events, err := strconv.Atoi(n)
+	if !ok || err != nil || events <= 0 {
+		return fmt.Errorf("want N/duration, such as 10/s or 5/10s")
+	}
+	if per != "" && (per[0] < '0' || per[0] > '9') {
+		per = "1" + per
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want N/duration, such as 10/s or 5/10s")
+	}
+	*f.rate = chat.Rate{Events: events, Per: d}
+	return nil
 }
 
 // backend is a Store and a Broker, and what must be closed after the
@@ -36,7 +69,7 @@ type backend struct {
 // openBackend connects what cfg names, running the PostgreSQL migrations.
 // With PostgreSQL and either Redis option, any number of servers started
 // the same way form one chat service.
-func openBackend(ctx context.Context, cfg backendConfig, log *slog.Logger) (*backend, error) {
+func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, error) {
 	if cfg.RedisURL != "" && cfg.RedisCluster != "" {
 		return nil, errors.New("use -redis or -redis-cluster, not both")
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
@@ -42,7 +43,7 @@ func freshDatabase(t *testing.T) string {
 
 // startServer runs the server as main does, on a free port, until the test
 // ends, and returns its base URL.
-func runServer(t *testing.T, cfg backendConfig) string {
+func runServer(t *testing.T, cfg config) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -60,7 +61,7 @@ func runServer(t *testing.T, cfg backendConfig) string {
 // service: they share history, and a message sent through one reaches a
 // member connected to the other.
 func TestTwoServersShareHistoryAndDeliver(t *testing.T) {
-	cfg := backendConfig{PostgresURL: freshDatabase(t), RedisURL: testenv.RedisURL(t)}
+	cfg := config{PostgresURL: freshDatabase(t), RedisURL: testenv.RedisURL(t)}
 	a, b := runServer(t, cfg), runServer(t, cfg)
 	client := &http.Client{}
 	defer client.CloseIdleConnections()
@@ -85,11 +86,43 @@ func TestTwoServersShareHistoryAndDeliver(t *testing.T) {
 }
 
 func TestBackendFlagsThatCannotWork(t *testing.T) {
-	for _, cfg := range []backendConfig{
+	for _, cfg := range []config{
 		{RedisURL: "redis://127.0.0.1:6379"},
 		{PostgresURL: "postgres://x", RedisURL: "redis://x", RedisCluster: "x:1"},
 	} {
 		_, err := openBackend(context.Background(), cfg, discard)
 		assert.Error(t, err, "%+v", cfg)
 	}
+}
+
+func TestRateFlag(t *testing.T) {
+	for in, want := range map[string]chat.Rate{
+		"10/s":   {Events: 10, Per: time.Second},
+		"100/m":  {Events: 100, Per: time.Minute},
+		"5/10s":  {Events: 5, Per: 10 * time.Second},
+		"1/1h0m": {Events: 1, Per: time.Hour},
+	} {
+		var r chat.Rate
+		require.NoError(t, rateFlag{&r}.Set(in), in)
+		assert.Equal(t, want, r, in)
+	}
+	for _, in := range []string{"", "10", "0/s", "-1/s", "x/s", "10/", "10/parsec", "10/-1s"} {
+		var r chat.Rate
+		assert.Error(t, rateFlag{&r}.Set(in), in)
+	}
+}
+
+// With -send-rate, a user over the limit gets 429 with Retry-After.
+func TestSendRateLimit(t *testing.T) {
+	base := runServer(t, config{RateLimit: chat.RateLimit{Sends: chat.Rate{Events: 1, Per: time.Hour}}})
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	alice := identity{header: "alice"}
+	c := decode[chat.Chat](t, do(t, client, alice, http.MethodPost, base+"/api/v1/chats",
+		map[string]any{"kind": "direct", "members": []string{"bob"}}))
+	r := do(t, client, alice, http.MethodPost, base+"/api/v1/chats/"+c.ID+"/messages", map[string]any{"text": "one"})
+	require.Equal(t, http.StatusCreated, r.status)
+	r = do(t, client, alice, http.MethodPost, base+"/api/v1/chats/"+c.ID+"/messages", map[string]any{"text": "two"})
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
 }

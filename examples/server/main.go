@@ -39,10 +39,12 @@ const shutdownTimeout = 10 * time.Second
 
 func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
-	var backend backendConfig
+	var backend config
 	flag.StringVar(&backend.PostgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the Store (default $DATABASE_URL; empty: in memory)")
 	flag.StringVar(&backend.RedisURL, "redis", os.Getenv("REDIS_URL"), "standalone Redis URL for the Broker (default $REDIS_URL)")
 	flag.StringVar(&backend.RedisCluster, "redis-cluster", "", "Redis Cluster nodes for the Broker, host:port,host:port,...")
+	flag.Var(rateFlag{&backend.RateLimit.Sends}, "send-rate", "per-user message rate limit, such as 10/s (default off)")
+	flag.Var(rateFlag{&backend.RateLimit.ChatCreates}, "create-rate", "per-user chat creation rate limit, such as 5/m (default off)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -59,14 +61,14 @@ func main() {
 }
 
 // run serves on ln until ctx ends, then shuts down gracefully.
-func run(ctx context.Context, ln net.Listener, cfg backendConfig, log *slog.Logger) error {
+func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) error {
 	b, err := openBackend(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer b.close()
-	svc, err := chat.New(chat.Config{Store: b.store, Broker: b.broker, Logger: log})
+	svc, err := chat.New(chat.Config{Store: b.store, Broker: b.broker, Logger: log, RateLimit: cfg.RateLimit})
 	if err != nil {
 		ln.Close()
 		return err

@@ -263,7 +263,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln, backendConfig{}, discard) }()
+	go func() { done <- run(ctx, ln, config{}, discard) }()
 
 	base := "http://" + ln.Addr().String()
 	conn := connect(t, base, identity{header: "alice"})
