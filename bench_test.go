@@ -42,6 +42,11 @@ func BenchmarkSendMessageFanout(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				// Measure live delivery only: wait until the member is
+				// registered.
+				if ev, err := sub.Next(ctx); err != nil || ev.Type != chat.EventResumed {
+					b.Fatalf("resume: %v %v", ev.Type, err)
+				}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

@@ -61,6 +61,13 @@ type hub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// spawnMu guards stopped and the wg.Add calls. It is a leaf lock of
+	// its own because streams spawn their workers while holding their own
+	// lock, which must never wait for mu (mu is held while taking stream
+	// locks).
+	spawnMu sync.Mutex
+	stopped bool
+
 	mu      sync.Mutex
 	closed  bool
 	streams map[string]*stream                    // by chat id
@@ -114,6 +121,9 @@ func (h *hub) close() {
 	for _, s := range subs {
 		s.fail(ErrClosed)
 	}
+	h.spawnMu.Lock()
+	h.stopped = true
+	h.spawnMu.Unlock()
 	h.cancel()
 	h.wg.Wait()
 	if h.sub != nil {
@@ -125,9 +135,9 @@ func (h *hub) close() {
 
 // spawn runs f on a goroutine the hub waits for, unless the hub is closed.
 func (h *hub) spawn(f func()) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
+	h.spawnMu.Lock()
+	defer h.spawnMu.Unlock()
+	if h.stopped {
 		return false
 	}
 	h.wg.Add(1)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/embedchat/chat"
@@ -279,4 +280,95 @@ func TestSubscribeAfterShutdown(t *testing.T) {
 func TestNewRequiresAStore(t *testing.T) {
 	_, err := chat.New(chat.Config{})
 	require.Error(t, err)
+}
+
+// Subscriptions that start following a chat while messages pour into it
+// must neither deadlock the node nor miss anything: each sees 1..N.
+func TestSubscribeWhileSending(t *testing.T) {
+	ctx := context.Background()
+	svc := chattest.NewService(t, chat.Config{QueueSize: 1024})
+	members := make([]string, 40)
+	for i := range members {
+		members[i] = fmt.Sprint("m", i)
+	}
+	c, _, err := svc.CreateChat(ctx, "sender", chat.CreateChatRequest{Kind: chat.KindGroup, Members: members})
+	require.NoError(t, err)
+
+	const total = 300
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := 0; i < total; i++ {
+			_, _, err := svc.SendMessage(ctx, "sender", c.ID, chat.SendMessageRequest{Text: "x"})
+			assert.NoError(t, err)
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub, err := svc.Subscribe(ctx, m, map[string]int64{c.ID: 0})
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer sub.Close()
+			rctx, cancel := context.WithTimeout(ctx, chattest.Timeout)
+			defer cancel()
+			want := int64(1)
+			for want <= total {
+				ev, err := sub.Next(rctx)
+				if !assert.NoError(t, err, "%s waiting for seq %d", m, want) {
+					return
+				}
+				if ev.Type == chat.EventMessageCreated {
+					if !assert.Equal(t, want, ev.Seq, m) {
+						return
+					}
+					want++
+				}
+			}
+		}()
+	}
+	<-sent
+	wg.Wait()
+}
+
+// Subscriptions coming and going on a busy chat must not deadlock the
+// node: stream workers start while subscriptions follow and unfollow.
+func TestSubscriptionChurnOnBusyChat(t *testing.T) {
+	ctx := context.Background()
+	svc := chattest.NewService(t, chat.Config{})
+	members := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	c, _, err := svc.CreateChat(ctx, "sender", chat.CreateChatRequest{Kind: chat.KindGroup, Members: members})
+	require.NoError(t, err)
+
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _, err := svc.SendMessage(ctx, "sender", c.ID, chat.SendMessageRequest{Text: "x"})
+			assert.NoError(t, err)
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 30; i++ {
+				sub, _ := subscribe(t, svc, m, nil)
+				sub.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-sent
 }
