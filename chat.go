@@ -450,16 +450,14 @@ func (s *Service) GetChat(ctx context.Context, userID, chatID string) (Chat, err
 	if err != nil {
 		return Chat{}, fmt.Errorf("chat: get chat: %w", err)
 	}
-	for _, m := range c.Members {
-		if m.UserID == userID {
-			chats := []Chat{c}
-			if err := s.decorate(ctx, userID, chats); err != nil {
-				return Chat{}, err
-			}
-			return chats[0], nil
-		}
+	if !hasMember(c, userID) {
+		return Chat{}, fmt.Errorf("chat: get chat: %w", ErrNotFound)
 	}
-	return Chat{}, fmt.Errorf("chat: get chat: %w", ErrNotFound)
+	chats := []Chat{c}
+	if err := s.decorate(ctx, userID, chats); err != nil {
+		return Chat{}, err
+	}
+	return chats[0], nil
 }
 
 // decorate fills in what chat objects show their viewer beyond what the

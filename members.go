@@ -28,6 +28,10 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	if c.Kind == KindDirect {
 		return Chat{}, false, invalidf("a direct chat has fixed members")
 	}
+	// The Store enforces the limit atomically; this gives the reason.
+	if len(c.Members) >= s.limits.MaxMembers && !hasMember(c, newMember) {
+		return Chat{}, false, invalidf("a chat has at most %d members", s.limits.MaxMembers)
+	}
 	if err := s.checkUsersExist(ctx, []string{newMember}); err != nil {
 		return Chat{}, false, err
 	}
@@ -77,4 +81,13 @@ func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member strin
 	}
 	s.hub.publishEvent(ctx, ev)
 	return nil
+}
+
+func hasMember(c Chat, userID string) bool {
+	for _, m := range c.Members {
+		if m.UserID == userID {
+			return true
+		}
+	}
+	return false
 }
