@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"log"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // The "postgres" driver.
@@ -38,7 +37,8 @@ func Example() {
 }
 
 // A message sent in the host app's own transaction is committed together
-// with the host's rows, or not at all.
+// with the host's rows, or not at all. The Service validates and stamps it
+// before, and delivers it to connected members after the commit.
 func ExampleStore_AppendMessageTx() {
 	ctx := context.Background()
 	db := sqlx.MustOpen("postgres", "postgres://app@localhost/app?sslmode=disable")
@@ -47,7 +47,19 @@ func ExampleStore_AppendMessageTx() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	svc, err := chat.New(chat.Config{Store: store})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer svc.Shutdown(ctx)
 
+	m, err := svc.NewMessage("shop-bot", "support-o-42", chat.SendMessageRequest{
+		Text:     "Your order has shipped.",
+		ClientID: "o-42-shipped", // Running this twice sends one message.
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		log.Fatal(err)
@@ -56,19 +68,15 @@ func ExampleStore_AppendMessageTx() {
 	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'shipped' WHERE id = $1`, "o-42"); err != nil {
 		log.Fatal(err)
 	}
-	m, _, err := store.AppendMessageTx(ctx, tx, chat.Message{
-		ChatID:    "support-o-42",
-		Sender:    "shop-bot",
-		Text:      "Your order has shipped.",
-		ClientID:  "o-42-shipped", // Running this twice sends one message.
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
-	})
+	m, created, err := store.AppendMessageTx(ctx, tx, m)
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
 		log.Fatal(err)
 	}
-	// Publish only now that the message is committed.
-	log.Printf("sent seq %d", m.Seq)
+	// Deliver only now that the message is committed.
+	if created {
+		svc.Announce(ctx, m)
+	}
 }

@@ -189,3 +189,42 @@ func TestRedisClientKill(t *testing.T) {
 		require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err())
 	})
 }
+
+// A host writes a message in its own transaction through the PostgreSQL
+// Store and announces it after commit: members on another node get it; a
+// rolled-back one is neither stored, nor delivered, nor takes a seq.
+func TestSendInHostTransaction(t *testing.T) {
+	open := postgresPools(t)
+	newStore := func() chat.Store {
+		_, s := open()
+		return s
+	}
+	nodes := startNodes(t, 2, newStore, redisClients(t, ""), randomName("it:")+":")
+	c := createChat(t, nodes[0], "shop-bot", chat.CreateChatRequest{Kind: chat.KindDirect, Members: []string{"alice"}})
+	alice, _ := nodes[1].srv.Connect("alice", map[string]int64{c.ID: 0})
+
+	db, store := open()
+	ctx := context.Background()
+	appendInTx := func(text string, commit bool) {
+		m, err := nodes[0].svc.NewMessage("shop-bot", c.ID, chat.SendMessageRequest{Text: text})
+		require.NoError(t, err)
+		tx, err := db.BeginTxx(ctx, nil)
+		require.NoError(t, err)
+		m, created, err := store.AppendMessageTx(ctx, tx, m)
+		require.NoError(t, err)
+		require.True(t, created)
+		if !commit {
+			require.NoError(t, tx.Rollback())
+			return
+		}
+		require.NoError(t, tx.Commit())
+		nodes[0].svc.Announce(ctx, m)
+	}
+	appendInTx("rolled back", false)
+	appendInTx("your order has shipped", true)
+
+	ev := alice.Next()
+	require.Equal(t, chat.EventMessageCreated, ev.Type)
+	require.Equal(t, int64(1), ev.Seq, "the rolled-back message took no seq")
+	require.Equal(t, "your order has shipped", ev.Message.Text)
+}

@@ -67,6 +67,17 @@ func randomName(prefix string) string {
 // schema private to the test, as each server of a deployment would.
 func postgresStores(t testing.TB) func() chat.Store {
 	t.Helper()
+	open := postgresPools(t)
+	return func() chat.Store {
+		_, s := open()
+		return s
+	}
+}
+
+// postgresPools is postgresStores that also returns each Store's pool, for
+// tests that run the host's own transactions.
+func postgresPools(t testing.TB) func() (*sqlx.DB, *postgres.Store) {
+	t.Helper()
 	url := testenv.PostgresURL(t)
 	cfg := postgres.Config{Schema: randomName("it_")}
 	ctx := context.Background()
@@ -82,14 +93,14 @@ func postgresStores(t testing.TB) func() chat.Store {
 		require.NoError(t, err)
 		admin.Close()
 	})
-	return func() chat.Store {
+	return func() (*sqlx.DB, *postgres.Store) {
 		db, err := sqlx.Open("postgres", url)
 		require.NoError(t, err)
 		db.SetMaxOpenConns(8)
 		t.Cleanup(func() { db.Close() })
 		s, err := postgres.New(db, cfg)
 		require.NoError(t, err)
-		return s
+		return db, s
 	}
 }
 
