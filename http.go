@@ -50,11 +50,24 @@ type HandlerConfig struct {
 	Prefix string
 }
 
-func (c HandlerConfig) authenticate(r *http.Request) (string, error) {
-	if c.Authenticate != nil {
-		return c.Authenticate(r)
+// authenticate identifies the caller of r with auth (UserFromContext when
+// nil), answering the client itself when it cannot: 401 without identity,
+// 400 for an id that breaks the limits, 500 when auth fails.
+func authenticate(w http.ResponseWriter, r *http.Request, auth Authenticator, svc *Service) (string, bool) {
+	user := UserFromContext(r.Context())
+	if auth != nil {
+		var err error
+		if user, err = auth(r); err != nil {
+			svc.log.Error("chat: authenticating request", "err", err)
+			writeError(w, svc.log, http.StatusInternalServerError, "internal", "internal error")
+			return "", false
+		}
 	}
-	return UserFromContext(r.Context()), nil
+	if err := svc.checkID("user id", user); err != nil {
+		writeServiceError(w, svc.log, err)
+		return "", false
+	}
+	return user, true
 }
 
 // NewHandler returns the REST API of svc as an http.Handler, to be mounted
@@ -74,14 +87,8 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
 		return
 	}
-	user, err := h.cfg.authenticate(r)
-	if err != nil {
-		h.svc.log.Error("chat: authenticating request", "err", err)
-		writeError(w, h.svc.log, http.StatusInternalServerError, "internal", "internal error")
-		return
-	}
-	if user == "" {
-		writeServiceError(w, h.svc.log, ErrUnauthenticated)
+	user, ok := authenticate(w, r, h.cfg.Authenticate, h.svc)
+	if !ok {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.svc.limits.MaxBodyBytes)
@@ -450,48 +457,43 @@ func decodeJSON(body io.Reader, v any) error {
 	return nil
 }
 
-// errorStatus is the one place that maps errors to HTTP statuses and wire
-// error codes. The message is safe to show: internals are never included.
-func errorStatus(err error) (status int, code, msg string) {
-	msg = clientMessage(err)
-	switch {
-	case errors.Is(err, ErrInvalid):
-		status, code = http.StatusBadRequest, "invalid_request"
-	case errors.Is(err, ErrUnauthenticated):
-		status, code = http.StatusUnauthorized, "unauthenticated"
-	case errors.Is(err, ErrForbidden):
-		status, code = http.StatusForbidden, "forbidden"
-	case errors.Is(err, ErrNotFound):
-		status, code = http.StatusNotFound, "not_found"
-	case errors.Is(err, ErrConflict):
-		status, code = http.StatusConflict, "conflict"
-	case errors.Is(err, ErrTooLarge):
-		status, code = http.StatusRequestEntityTooLarge, "payload_too_large"
-	case errors.Is(err, ErrRejected):
-		status, code = http.StatusUnprocessableEntity, "rejected"
-	case errors.Is(err, ErrRateLimited):
-		status, code = http.StatusTooManyRequests, "rate_limited"
-		msg = "too many requests, retry later"
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
-		status, code = http.StatusServiceUnavailable, "unavailable"
-		msg = "service temporarily unavailable, retry later"
-	default:
-		return http.StatusInternalServerError, "internal", "internal error"
-	}
-	if msg == "" {
-		msg = strings.TrimPrefix(sentinelOf(err).Error(), "chat: ")
-	}
-	return status, code, msg
+// errorCodes is the one place that maps errors to HTTP statuses and wire
+// error codes, most specific first. A fixed message replaces whatever the
+// error says where the error's text is not for clients.
+var errorCodes = []struct {
+	err    error
+	status int
+	code   string
+	fixed  string
+}{
+	{ErrInvalid, http.StatusBadRequest, "invalid_request", ""},
+	{ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", ""},
+	{ErrForbidden, http.StatusForbidden, "forbidden", ""},
+	{ErrNotFound, http.StatusNotFound, "not_found", ""},
+	{ErrConflict, http.StatusConflict, "conflict", ""},
+	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", ""},
+	{ErrRejected, http.StatusUnprocessableEntity, "rejected", ""},
+	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
+	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
+	{ErrClosed, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 }
 
-// sentinelOf finds which of the package's sentinels err wraps.
-func sentinelOf(err error) error {
-	for _, s := range []error{ErrInvalid, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrTooLarge, ErrRejected, ErrRateLimited, ErrUnavailable, ErrClosed} {
-		if errors.Is(err, s) {
-			return s
+// errorStatus maps err to its status, code and a message safe to show:
+// internals are never included.
+func errorStatus(err error) (status int, code, msg string) {
+	for _, e := range errorCodes {
+		if !errors.Is(err, e.err) {
+			continue
 		}
+		switch msg = clientMessage(err); {
+		case e.fixed != "":
+			msg = e.fixed
+		case msg == "":
+			msg = strings.TrimPrefix(e.err.Error(), "chat: ")
+		}
+		return e.status, e.code, msg
 	}
-	return err
+	return http.StatusInternalServerError, "internal", "internal error"
 }
 
 type errorBody struct {

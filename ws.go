@@ -94,18 +94,8 @@ type errorFrame struct {
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	user, err := (HandlerConfig{Authenticate: h.cfg.Authenticate}).authenticate(r)
-	if err != nil {
-		h.svc.log.Error("chat: authenticating websocket", "err", err)
-		writeError(w, h.svc.log, http.StatusInternalServerError, "internal", "internal error")
-		return
-	}
-	if user == "" {
-		writeServiceError(w, h.svc.log, ErrUnauthenticated)
-		return
-	}
-	if err := h.svc.checkID("user id", user); err != nil {
-		writeServiceError(w, h.svc.log, err)
+	user, ok := authenticate(w, r, h.cfg.Authenticate, h.svc)
+	if !ok {
 		return
 	}
 	if !h.svc.trackHandler() {
