@@ -68,6 +68,13 @@ type hub struct {
 	spawnMu sync.Mutex
 	stopped bool
 
+	// Publications the Broker refused, by topic, to try again. Only the
+	// latest per topic is kept: for a chat, a later seq makes the other
+	// nodes fill everything before it from the Store.
+	retryMu  sync.Mutex
+	retry    map[string][]byte
+	retrying bool
+
 	mu      sync.Mutex
 	closed  bool
 	streams map[string]*stream                    // by chat id
@@ -201,8 +208,59 @@ func (h *hub) publish(ctx context.Context, ev Event, topics ...string) {
 	defer cancel()
 	for _, topic := range topics {
 		if err := h.svc.broker.Publish(ctx, topic, payload); err != nil {
-			h.svc.log.Warn("chat: publishing notification", "topic", topic, "err", err)
+			h.svc.log.Warn("chat: publishing notification, will retry", "topic", topic, "err", err)
+			h.retryLater(topic, payload)
 		}
+	}
+}
+
+// retryLater publishes payload on topic again after a while, in place of
+// any older publication on the topic still waiting. Without it, a chat
+// whose last notification failed while the subscribers' connections stayed
+// up would look idle to other nodes until its next event.
+func (h *hub) retryLater(topic string, payload []byte) {
+	h.retryMu.Lock()
+	defer h.retryMu.Unlock()
+	if h.retry == nil {
+		h.retry = make(map[string][]byte)
+	}
+	h.retry[topic] = payload
+	if !h.retrying {
+		h.retrying = h.spawn(h.retryLoop)
+	}
+}
+
+func (h *hub) retryLoop() {
+	for attempt := 0; ; attempt++ {
+		if !h.sleep(retryDelay(attempt + 1)) {
+			return
+		}
+		h.retryMu.Lock()
+		pending := h.retry
+		h.retry = nil
+		h.retryMu.Unlock()
+		for topic, payload := range pending {
+			ctx, cancel := h.ioContext()
+			err := h.svc.broker.Publish(ctx, topic, payload)
+			cancel()
+			if err != nil {
+				h.retryMu.Lock()
+				if h.retry == nil {
+					h.retry = make(map[string][]byte)
+				}
+				if _, newer := h.retry[topic]; !newer {
+					h.retry[topic] = payload
+				}
+				h.retryMu.Unlock()
+			}
+		}
+		h.retryMu.Lock()
+		if len(h.retry) == 0 {
+			h.retrying = false
+			h.retryMu.Unlock()
+			return
+		}
+		h.retryMu.Unlock()
 	}
 }
 

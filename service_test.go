@@ -372,3 +372,57 @@ func TestSubscriptionChurnOnBusyChat(t *testing.T) {
 	close(stop)
 	<-sent
 }
+
+// failingBroker refuses publications while fail is set, as a Redis that
+// times out would, while subscriptions stay up.
+type failingBroker struct {
+	*memory.Broker
+	mu      sync.Mutex
+	fail    bool
+	refused int
+}
+
+func (b *failingBroker) setFail(fail bool) {
+	b.mu.Lock()
+	b.fail = fail
+	b.mu.Unlock()
+}
+
+func (b *failingBroker) refusals() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.refused
+}
+
+func (b *failingBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+	b.mu.Lock()
+	fail := b.fail
+	if fail {
+		b.refused++
+	}
+	b.mu.Unlock()
+	if fail {
+		return errors.New("publish timed out")
+	}
+	return b.Broker.Publish(ctx, topic, payload)
+}
+
+// A notification the Broker refused is published again, so a quiet chat's
+// last message still reaches other nodes without a later one.
+func TestRefusedPublicationIsRetried(t *testing.T) {
+	ctx := context.Background()
+	broker := &failingBroker{Broker: memory.NewBroker()}
+	nodes := cluster(t, 2, broker)
+	c, _, err := nodes[0].CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindDirect, Members: []string{"bob"}})
+	require.NoError(t, err)
+	bob, _ := subscribe(t, nodes[1], "bob", map[string]int64{c.ID: 0})
+
+	broker.setFail(true)
+	_, _, err = nodes[0].SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "the last word"})
+	require.NoError(t, err, "a send succeeds whatever the Broker says")
+	require.Eventually(t, func() bool { return broker.refusals() >= 2 }, chattest.Timeout, time.Millisecond,
+		"the publication is retried")
+	broker.setFail(false)
+	ev := nextIn(t, bob, c.ID)
+	require.Equal(t, "the last word", ev.Message.Text)
+}
