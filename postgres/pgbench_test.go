@@ -15,10 +15,11 @@ import (
 )
 
 // TestPgbenchBaseline runs pgbench with the transaction a send boils down
-// to (take the next seq from the chat row, insert the message, commit) on
-// the Store's own tables, with the same chats and concurrency as
-// BenchmarkAppendMessage, so that the two can be compared. It takes a
-// minute, so it only runs when CHAT_PG_PGBENCH=1:
+// to (take the next seq and ordinal from the chat row, insert the message
+// with them, commit; every message is from u0, so its sender ordinal is
+// its ordinal) on the Store's own tables, with the same chats and
+// concurrency as BenchmarkAppendMessage, so that the two can be compared.
+// It takes a minute, so it only runs when CHAT_PG_PGBENCH=1:
 //
 //	CHAT_PG_PGBENCH=1 go test -run TestPgbenchBaseline -v ./postgres
 //
@@ -46,15 +47,15 @@ func TestPgbenchBaseline(t *testing.T) {
 	scripts := map[int]string{
 		1: s.q.fill(`
 BEGIN;
-UPDATE {schema}.chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = 'c0' RETURNING last_seq \gset
-INSERT INTO {schema}.messages (chat_id, seq, sender, text, created_at) VALUES ('c0', :last_seq, 'u0', 'hello', now());
+UPDATE {schema}.chats SET last_seq = last_seq + 1, message_count = message_count + 1, last_activity_at = now() WHERE id = 'c0' RETURNING last_seq, message_count \gset
+INSERT INTO {schema}.messages (chat_id, seq, sender, text, created_at, ordinal, sender_ordinal) VALUES ('c0', :last_seq, 'u0', 'hello', now(), :message_count, :message_count);
 END;
 `),
 		1000: s.q.fill(`
 \set c random(0, 999)
 BEGIN;
-UPDATE {schema}.chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = 'c' || :c RETURNING last_seq \gset
-INSERT INTO {schema}.messages (chat_id, seq, sender, text, created_at) VALUES ('c' || :c, :last_seq, 'u0', 'hello', now());
+UPDATE {schema}.chats SET last_seq = last_seq + 1, message_count = message_count + 1, last_activity_at = now() WHERE id = 'c' || :c RETURNING last_seq, message_count \gset
+INSERT INTO {schema}.messages (chat_id, seq, sender, text, created_at, ordinal, sender_ordinal) VALUES ('c' || :c, :last_seq, 'u0', 'hello', now(), :message_count, :message_count);
 END;
 `),
 	}

@@ -22,15 +22,21 @@ type queries struct {
 	messageByClientID string
 	messagesAfter     string
 	messagesBefore    string
+	listEvents        string
+	editMessage       string
+	markRead          string
+	addMember         string
+	removeMember      string
+	unreadCounts      string
 }
 
 func newQueries(schema string) queries {
-	r := strings.NewReplacer("{schema}", pq.QuoteIdentifier(schema))
+	r := strings.NewReplacer("{schema}", pq.QuoteIdentifier(schema), "{message}", messageColumnsSQL)
 	return queries{
 		fill:              r.Replace,
 		createChat:        r.Replace(createChatSQL),
-		chatByDirectKey:   r.Replace(chatColumnsSQL + ` WHERE c.direct_key = $1`),
-		getChat:           r.Replace(chatColumnsSQL + ` WHERE c.id = $1`),
+		chatByDirectKey:   r.Replace(chatSQL + ` WHERE c.direct_key = $1`),
+		getChat:           r.Replace(chatSQL + ` WHERE c.id = $1`),
 		getMember:         r.Replace(getMemberSQL),
 		listChats:         r.Replace(strings.Replace(listChatsSQL, "{after}", "", 1)),
 		listChatsAfter:    r.Replace(strings.Replace(listChatsSQL, "{after}", "AND (c.last_activity_at, c.id) < ($3, $4)", 1)),
@@ -40,8 +46,17 @@ func newQueries(schema string) queries {
 		messageByClientID: r.Replace(messageByClientIDSQL),
 		messagesAfter:     r.Replace(messagesAfterSQL),
 		messagesBefore:    r.Replace(messagesBeforeSQL),
+		listEvents:        r.Replace(listEventsSQL),
+		editMessage:       r.Replace(editMessageSQL),
+		markRead:          r.Replace(markReadSQL),
+		addMember:         r.Replace(addMemberSQL),
+		removeMember:      r.Replace(removeMemberSQL),
+		unreadCounts:      r.Replace(unreadCountsSQL),
 	}
 }
+
+// messageColumnsSQL are the columns of a messageRow, from messages m.
+const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted`
 
 // createChatSQL inserts a chat and its members ($7, a text[]) in one
 // statement and returns how many chats it inserted: 0 when the direct key
@@ -58,29 +73,46 @@ WITH chat AS (
 )
 SELECT count(*) FROM chat`
 
-// chatColumnsSQL selects a chat with its members' ids, sorted.
-const chatColumnsSQL = `
-SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
-	ARRAY(SELECT m.user_id FROM {schema}.members m WHERE m.chat_id = c.id ORDER BY m.user_id) AS members
-FROM {schema}.chats c`
+// chatDetailsSQL adds to a chat c its members, sorted, with their read
+// markers, and its last message, as the columns of a chatRow. The last
+// message is the first entry of the primary key read backwards.
+const chatDetailsSQL = `
+	coalesce(mem.ids, '{}') AS member_ids, coalesce(mem.reads, '{}') AS member_reads,
+	lm.seq AS m_seq, lm.sender AS m_sender, lm.text AS m_text, lm.client_id AS m_client_id,
+	lm.metadata AS m_metadata, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at, lm.deleted AS m_deleted
+FROM {chat} c
+CROSS JOIN LATERAL (
+	SELECT array_agg(m.user_id ORDER BY m.user_id) AS ids, array_agg(m.last_read_seq ORDER BY m.user_id) AS reads
+	FROM {schema}.members m WHERE m.chat_id = c.id
+) mem
+LEFT JOIN LATERAL (
+	SELECT m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted
+	FROM {schema}.messages m WHERE m.chat_id = c.id
+	ORDER BY m.seq DESC
+	LIMIT 1
+) lm ON true`
+
+// chatSQL selects chats with their details; a WHERE clause on c follows.
+var chatSQL = `
+SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at,` +
+	strings.Replace(chatDetailsSQL, "{chat}", "{schema}.chats", 1)
 
 const getMemberSQL = `
-SELECT user_id FROM {schema}.members WHERE chat_id = $1 AND user_id = $2`
+SELECT user_id, last_read_seq FROM {schema}.members WHERE chat_id = $1 AND user_id = $2`
 
 // listChatsSQL picks a page of the user's chats first and only then reads
-// the members of the chats on it. {after} is empty for the first page.
-const listChatsSQL = `
-SELECT p.*,
-	ARRAY(SELECT m.user_id FROM {schema}.members m WHERE m.chat_id = p.id ORDER BY m.user_id) AS members
-FROM (
+// the members and last messages of the chats on it. {after} is empty for
+// the first page.
+var listChatsSQL = `
+SELECT c.*,` + strings.Replace(chatDetailsSQL, "{chat}", `(
 	SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at
 	FROM {schema}.members um
 	JOIN {schema}.chats c ON c.id = um.chat_id
 	WHERE um.user_id = $1 {after}
 	ORDER BY c.last_activity_at DESC, c.id DESC
 	LIMIT $2
-) p
-ORDER BY p.last_activity_at DESC, p.id DESC`
+)`, 1) + `
+ORDER BY c.last_activity_at DESC, c.id DESC`
 
 const chatIDsSQL = `
 SELECT chat_id FROM {schema}.members WHERE user_id = $1`
@@ -89,33 +121,108 @@ const lastSeqsSQL = `
 SELECT id, last_seq FROM {schema}.chats WHERE id = ANY ($1::text[])`
 
 // appendMessageSQL calls the function that performs a whole send; see
-// migrations/002_append_message.up.sql.
+// migrations/003_edits_reads_members.up.sql.
 const appendMessageSQL = `
-SELECT r_status, r_seq, r_text, r_metadata, r_created_at
-FROM {schema}.append_message($1, $2, $3, $4, $5, $6)`
+SELECT r_status, r_seq, r_text, r_metadata, r_created_at, r_edited_at, r_deleted
+FROM {schema}.append_message_v2($1, $2, $3, $4, $5, $6)`
 
 const messageByClientIDSQL = `
-SELECT chat_id, seq, sender, text, client_id, metadata, created_at
-FROM {schema}.messages
-WHERE chat_id = $1 AND sender = $2 AND client_id = $3 AND client_id <> ''`
+SELECT {message}
+FROM {schema}.messages m
+WHERE m.chat_id = $1 AND m.sender = $2 AND m.client_id = $3 AND m.client_id <> ''`
 
-// messagesAfterSQL reads forward from a seq, for ListMessages and
-// ListEvents.
+// messagesAfterSQL reads forward from a seq.
 const messagesAfterSQL = `
-SELECT chat_id, seq, sender, text, client_id, metadata, created_at
-FROM {schema}.messages
-WHERE chat_id = $1 AND seq > $2
-ORDER BY seq
+SELECT {message}
+FROM {schema}.messages m
+WHERE m.chat_id = $1 AND m.seq > $2
+ORDER BY m.seq
 LIMIT $3`
 
 // messagesBeforeSQL reads the newest messages below a seq backwards along
 // the primary key and returns them in ascending order.
 const messagesBeforeSQL = `
 SELECT * FROM (
-	SELECT chat_id, seq, sender, text, client_id, metadata, created_at
-	FROM {schema}.messages
-	WHERE chat_id = $1 AND seq < $2
-	ORDER BY seq DESC
+	SELECT {message}
+	FROM {schema}.messages m
+	WHERE m.chat_id = $1 AND m.seq < $2
+	ORDER BY m.seq DESC
 	LIMIT $3
 ) newest
 ORDER BY seq`
+
+// listEventsSQL merges the two halves of the log, message.created events
+// from messages and the others from events, each read along its primary
+// key. Message events carry their message's current row.
+const listEventsSQL = `
+SELECT * FROM (
+	(SELECT m.seq, 'message.created' AS type, NULL AS user_id,
+		m.seq AS m_seq, m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id,
+		m.metadata AS m_metadata, m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted AS m_deleted
+	FROM {schema}.messages m
+	WHERE m.chat_id = $1 AND m.seq > $2
+	ORDER BY m.seq
+	LIMIT $3)
+	UNION ALL
+	(SELECT e.seq, e.type, e.user_id,
+		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted
+	FROM {schema}.events e
+	LEFT JOIN {schema}.messages m ON m.chat_id = e.chat_id AND m.seq = e.message_seq
+	WHERE e.chat_id = $1 AND e.seq > $2
+	ORDER BY e.seq
+	LIMIT $3)
+) log
+ORDER BY seq
+LIMIT $3`
+
+const editMessageSQL = `
+SELECT r_status, r_event_seq, r_sender, r_text, r_client_id, r_metadata, r_created_at, r_edited_at, r_deleted
+FROM {schema}.edit_message($1, $2, $3, $4, $5, $6)`
+
+const markReadSQL = `
+SELECT r_status, r_read_seq FROM {schema}.mark_read($1, $2, $3)`
+
+const addMemberSQL = `
+SELECT r_status, r_seq FROM {schema}.add_member($1, $2, $3, $4, $5)`
+
+const removeMemberSQL = `
+SELECT r_status, r_seq FROM {schema}.remove_member($1, $2, $3, $4)`
+
+// unreadCountsSQL counts, for each of the user's memberships among the
+// chats $2, the messages of others after the marker, not deleted, as
+//
+//	(messages after the marker)
+//	- (the user's own messages after the marker)
+//	- (deleted messages of others after the marker)
+//
+// where the first two are differences of ordinals: the chat's message
+// count less the ordinal of the last message at or below the marker, and
+// the sender ordinal of the user's last message less that of their last
+// one at or below the marker. Each ordinal is one descent of an index, so
+// a chat costs the same whatever its length and however far behind the
+// user is; only the deleted messages after the marker are walked, in an
+// index that holds nothing else.
+//
+// CASE evaluates its subqueries only when they are needed: nothing of a
+// chat read to its end, and the user's messages at or below the marker only
+// when they sent one after it.
+const unreadCountsSQL = `
+SELECT um.chat_id,
+	CASE WHEN um.last_read_seq >= c.last_seq THEN 0 ELSE
+		c.message_count
+		- coalesce((SELECT m.ordinal FROM {schema}.messages m
+			WHERE m.chat_id = um.chat_id AND m.seq <= um.last_read_seq
+			ORDER BY m.seq DESC LIMIT 1), 0)
+		- coalesce((SELECT own.sender_ordinal - coalesce((SELECT m.sender_ordinal FROM {schema}.messages m
+				WHERE m.chat_id = um.chat_id AND m.sender = um.user_id AND m.seq <= um.last_read_seq
+				ORDER BY m.seq DESC LIMIT 1), 0)
+			FROM (SELECT m.seq, m.sender_ordinal FROM {schema}.messages m
+				WHERE m.chat_id = um.chat_id AND m.sender = um.user_id
+				ORDER BY m.seq DESC LIMIT 1) own
+			WHERE own.seq > um.last_read_seq), 0)
+		- (SELECT count(*) FROM {schema}.messages m
+			WHERE m.chat_id = um.chat_id AND m.deleted AND m.seq > um.last_read_seq AND m.sender <> um.user_id)
+	END AS unread
+FROM {schema}.members um
+JOIN {schema}.chats c ON c.id = um.chat_id
+WHERE um.user_id = $1 AND um.chat_id = ANY ($2::text[])`

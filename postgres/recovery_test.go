@@ -112,6 +112,20 @@ func TestNothingListeningIsUnavailable(t *testing.T) {
 		},
 		"ListMessages": func() error { _, err := s.ListMessages(ctx, "g", chat.MessageQuery{Limit: 1}); return err },
 		"ListEvents":   func() error { _, err := s.ListEvents(ctx, "g", 0, 1); return err },
+		"EditMessage": func() error {
+			_, _, err := s.EditMessage(ctx, chat.MessageEdit{ChatID: "g", Seq: 1, UserID: "alice", Text: "y", At: now})
+			return err
+		},
+		"MarkRead": func() error { _, _, err := s.MarkRead(ctx, "g", "alice", 1); return err },
+		"AddMember": func() error {
+			_, _, err := s.AddMember(ctx, chat.MemberChange{ChatID: "g", ActorID: "alice", UserID: "bob", At: now, MaxMembers: 10})
+			return err
+		},
+		"RemoveMember": func() error {
+			_, err := s.RemoveMember(ctx, chat.MemberChange{ChatID: "g", ActorID: "alice", UserID: "alice", At: now})
+			return err
+		},
+		"UnreadCounts": func() error { _, err := s.UnreadCounts(ctx, "alice", []string{"g"}); return err },
 	}
 	for name, call := range calls {
 		err := call()

@@ -74,7 +74,8 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 	return &Store{db: db, q: newQueries(schema)}, nil
 }
 
-// chatRow is a row of chats with the ids of its members, sorted.
+// chatRow is a row of chats with its members, sorted by user id, their
+// read markers, and its last message.
 type chatRow struct {
 	ID             string         `db:"id"`
 	Kind           string         `db:"kind"`
@@ -83,7 +84,9 @@ type chatRow struct {
 	CreatedAt      time.Time      `db:"created_at"`
 	LastSeq        int64          `db:"last_seq"`
 	LastActivityAt time.Time      `db:"last_activity_at"`
-	Members        pq.StringArray `db:"members"`
+	MemberIDs      pq.StringArray `db:"member_ids"`
+	MemberReads    pq.Int64Array  `db:"member_reads"`
+	optionalMessage
 }
 
 func (r chatRow) chat() chat.Chat {
@@ -95,23 +98,26 @@ func (r chatRow) chat() chat.Chat {
 		CreatedAt:      r.CreatedAt.UTC(),
 		LastSeq:        r.LastSeq,
 		LastActivityAt: r.LastActivityAt.UTC(),
-		Members:        make([]chat.Member, len(r.Members)),
+		Members:        make([]chat.Member, len(r.MemberIDs)),
+		LastMessage:    r.message(r.ID),
 	}
-	for i, id := range r.Members {
-		c.Members[i] = chat.Member{UserID: id}
+	for i, id := range r.MemberIDs {
+		c.Members[i] = chat.Member{UserID: id, LastReadSeq: r.MemberReads[i]}
 	}
 	return c
 }
 
 // messageRow is a row of messages.
 type messageRow struct {
-	ChatID    string    `db:"chat_id"`
-	Seq       int64     `db:"seq"`
-	Sender    string    `db:"sender"`
-	Text      string    `db:"text"`
-	ClientID  string    `db:"client_id"`
-	Metadata  []byte    `db:"metadata"` // database/sql copies into []byte; json.RawMessage would alias the driver's buffer.
-	CreatedAt time.Time `db:"created_at"`
+	ChatID    string       `db:"chat_id"`
+	Seq       int64        `db:"seq"`
+	Sender    string       `db:"sender"`
+	Text      string       `db:"text"`
+	ClientID  string       `db:"client_id"`
+	Metadata  []byte       `db:"metadata"` // database/sql copies into []byte; json.RawMessage would alias the driver's buffer.
+	CreatedAt time.Time    `db:"created_at"`
+	EditedAt  sql.NullTime `db:"edited_at"`
+	Deleted   bool         `db:"deleted"`
 }
 
 func (r messageRow) message() chat.Message {
@@ -122,11 +128,57 @@ func (r messageRow) message() chat.Message {
 		Text:      r.Text,
 		ClientID:  r.ClientID,
 		CreatedAt: r.CreatedAt.UTC(),
+		Deleted:   r.Deleted,
 	}
 	if r.Metadata != nil {
 		m.Metadata = json.RawMessage(r.Metadata)
 	}
+	if r.EditedAt.Valid {
+		at := r.EditedAt.Time.UTC()
+		m.EditedAt = &at
+	}
 	return m
+}
+
+// optionalMessage is a message joined to another row, where there may be
+// none: a chat's last message, or the message of an event. Its columns are
+// prefixed with m_.
+type optionalMessage struct {
+	Seq       sql.NullInt64  `db:"m_seq"`
+	Sender    sql.NullString `db:"m_sender"`
+	Text      sql.NullString `db:"m_text"`
+	ClientID  sql.NullString `db:"m_client_id"`
+	Metadata  []byte         `db:"m_metadata"`
+	CreatedAt sql.NullTime   `db:"m_created_at"`
+	EditedAt  sql.NullTime   `db:"m_edited_at"`
+	Deleted   sql.NullBool   `db:"m_deleted"`
+}
+
+// message returns the message of chatID, or nil if there is none.
+func (r optionalMessage) message(chatID string) *chat.Message {
+	if !r.Seq.Valid {
+		return nil
+	}
+	m := messageRow{
+		ChatID:    chatID,
+		Seq:       r.Seq.Int64,
+		Sender:    r.Sender.String,
+		Text:      r.Text.String,
+		ClientID:  r.ClientID.String,
+		Metadata:  r.Metadata,
+		CreatedAt: r.CreatedAt.Time,
+		EditedAt:  r.EditedAt,
+		Deleted:   r.Deleted.Bool,
+	}.message()
+	return &m
+}
+
+// eventRow is an event of the log that ListEvents reads.
+type eventRow struct {
+	Seq    int64          `db:"seq"`
+	Type   string         `db:"type"`
+	UserID sql.NullString `db:"user_id"`
+	optionalMessage
 }
 
 // metadataArg passes metadata as text, so that the json column keeps it as
@@ -163,9 +215,14 @@ func (s *Store) CreateChat(ctx context.Context, c chat.Chat, directKey string) (
 	if inserted == 1 {
 		c.Members = slices.Clone(c.Members)
 		slices.SortFunc(c.Members, func(a, b chat.Member) int { return strings.Compare(a.UserID, b.UserID) })
+		for i := range c.Members {
+			c.Members[i].LastReadSeq = 0
+		}
 		c.CreatedAt = c.CreatedAt.UTC()
 		c.LastSeq = 0
 		c.LastActivityAt = c.CreatedAt
+		c.LastMessage = nil
+		c.UnreadCount = 0
 		return c, true, nil
 	}
 	var row chatRow
@@ -193,14 +250,17 @@ func (s *Store) GetChat(ctx context.Context, chatID string) (chat.Chat, error) {
 // GetMember implements chat.Store.
 func (s *Store) GetMember(ctx context.Context, chatID, userID string) (chat.Member, error) {
 	const op = "get member"
-	var m chat.Member
-	if err := s.db.GetContext(ctx, &m.UserID, s.q.getMember, chatID, userID); err != nil {
+	var row struct {
+		UserID      string `db:"user_id"`
+		LastReadSeq int64  `db:"last_read_seq"`
+	}
+	if err := s.db.GetContext(ctx, &row, s.q.getMember, chatID, userID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return chat.Member{}, notFound(op, "member %q of chat %q", userID, chatID)
 		}
 		return chat.Member{}, wrapErr(op, err)
 	}
-	return m, nil
+	return chat.Member{UserID: row.UserID, LastReadSeq: row.LastReadSeq}, nil
 }
 
 // ListChats implements chat.Store.
@@ -261,8 +321,8 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 }
 
 // AppendMessage implements chat.Store. The send is one statement, a call of
-// the append_message function that the migrations create, so it is atomic
-// without a transaction of its own.
+// the append_message_v2 function that the migrations create, so it is
+// atomic without a transaction of its own.
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
 	stored, created, err := s.appendMessage(ctx, s.db, m)
 	if isClientIDViolation(err) {
@@ -297,7 +357,8 @@ func (s *Store) AppendMessageTx(ctx context.Context, tx *sqlx.Tx, m chat.Message
 	return s.appendMessage(ctx, tx, m)
 }
 
-// appendMessage runs append_message through q, the pool or a transaction.
+// appendMessage runs append_message_v2 through q, the pool or a
+// transaction.
 func (s *Store) appendMessage(ctx context.Context, q sqlx.QueryerContext, m chat.Message) (chat.Message, bool, error) {
 	const op = "append message"
 	var row struct {
@@ -306,6 +367,8 @@ func (s *Store) appendMessage(ctx context.Context, q sqlx.QueryerContext, m chat
 		Text      sql.NullString `db:"r_text"`
 		Metadata  []byte         `db:"r_metadata"`
 		CreatedAt sql.NullTime   `db:"r_created_at"`
+		EditedAt  sql.NullTime   `db:"r_edited_at"`
+		Deleted   sql.NullBool   `db:"r_deleted"`
 	}
 	err := sqlx.GetContext(ctx, q, &row, s.q.appendMessage,
 		m.ChatID, m.Sender, m.ClientID, m.Text, metadataArg(m.Metadata), m.CreatedAt)
@@ -325,6 +388,8 @@ func (s *Store) appendMessage(ctx context.Context, q sqlx.QueryerContext, m chat
 			m.Metadata = bytes.Clone(m.Metadata) // The result shares nothing with the argument.
 		}
 		m.CreatedAt = m.CreatedAt.UTC()
+		m.EditedAt = nil
+		m.Deleted = false
 		return m, true, nil
 	case "duplicate":
 		original := messageRow{
@@ -335,6 +400,8 @@ func (s *Store) appendMessage(ctx context.Context, q sqlx.QueryerContext, m chat
 			ClientID:  m.ClientID,
 			Metadata:  row.Metadata,
 			CreatedAt: row.CreatedAt.Time,
+			EditedAt:  row.EditedAt,
+			Deleted:   row.Deleted.Bool,
 		}
 		return original.message(), false, nil
 	}
@@ -368,20 +435,26 @@ func (s *Store) ListMessages(ctx context.Context, chatID string, q chat.MessageQ
 	return ms, nil
 }
 
-// ListEvents implements chat.Store. Every persisted event is, for now, a
-// message.created event, so the log is read from the messages.
+// ListEvents implements chat.Store. The log is in two tables,
+// message.created events in messages and the others in events; one
+// statement merges them, so that the result is one snapshot of the log.
 func (s *Store) ListEvents(ctx context.Context, chatID string, afterSeq int64, limit int) ([]chat.Event, error) {
 	if limit <= 0 {
 		return []chat.Event{}, nil // LIMIT would reject a negative limit.
 	}
-	rows := []messageRow{}
-	if err := s.db.SelectContext(ctx, &rows, s.q.messagesAfter, chatID, afterSeq, limit); err != nil {
+	rows := []eventRow{}
+	if err := s.db.SelectContext(ctx, &rows, s.q.listEvents, chatID, afterSeq, limit); err != nil {
 		return nil, wrapErr("list events", err)
 	}
 	events := make([]chat.Event, len(rows))
 	for i, r := range rows {
-		m := r.message()
-		events[i] = chat.Event{Type: chat.EventMessageCreated, ChatID: m.ChatID, Seq: m.Seq, Message: &m}
+		events[i] = chat.Event{
+			Type:    chat.EventType(r.Type),
+			ChatID:  chatID,
+			Seq:     r.Seq,
+			UserID:  r.UserID.String,
+			Message: r.message(chatID),
+		}
 	}
 	return events, nil
 }

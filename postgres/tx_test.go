@@ -123,8 +123,8 @@ func TestAppendMessageUniqueViolationReturnsOriginal(t *testing.T) {
 	rogue, err := db.BeginTxx(ctx, nil)
 	require.NoError(t, err)
 	defer func() { _ = rogue.Rollback() }() // A no-op once committed.
-	_, err = rogue.ExecContext(ctx, `INSERT INTO `+cfg.Schema+`.messages (chat_id, seq, sender, text, client_id, created_at)
-		VALUES ('g', 100, 'alice', 'rogue', 'k', now())`)
+	_, err = rogue.ExecContext(ctx, `INSERT INTO `+cfg.Schema+`.messages (chat_id, seq, sender, text, client_id, created_at, ordinal, sender_ordinal)
+		VALUES ('g', 100, 'alice', 'rogue', 'k', now(), 1, 1)`)
 	require.NoError(t, err)
 
 	type result struct {
@@ -141,7 +141,7 @@ func TestAppendMessageUniqueViolationReturnsOriginal(t *testing.T) {
 	require.Eventually(t, func() bool {
 		var waiting bool
 		err := db.GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%"`+cfg.Schema+`".append_message(%')`)
+			WHERE wait_event_type = 'Lock' AND query LIKE '%"`+cfg.Schema+`".append_message_v2(%')`)
 		return err == nil && waiting
 	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, rogue.Commit())
