@@ -23,6 +23,7 @@ type RateLimitError struct {
 	RetryAfter time.Duration
 }
 
+// Error says what was limited and when to retry.
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("chat: rate limited: too many %s requests, retry in %v", e.Action, e.RetryAfter.Round(time.Millisecond))
 }

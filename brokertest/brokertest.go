@@ -7,9 +7,7 @@
 //
 //	func TestBroker(t *testing.T) {
 //		brokertest.Run(t, func(t *testing.T) chat.Broker {
-//			b := mybroker.New(client, mybroker.Options{Prefix: t.Name() + ":"})
-//			t.Cleanup(func() { b.Close() })
-//			return b
+//			return mybroker.New(client, mybroker.Options{Prefix: t.Name() + ":"})
 //		})
 //	}
 //

@@ -6,4 +6,10 @@
 // production backends (gap-free sequence numbers, idempotent sends,
 // one direct chat per pair, at-most-once notifications), so code tested
 // against it behaves the same against PostgreSQL and Redis.
+//
+//	svc, err := chat.New(chat.Config{Store: memory.NewStore(), Broker: memory.NewBroker()})
+//
+// Several Services sharing one Store and one Broker behave like the nodes of
+// a multi-server deployment, which makes multi-node behaviour testable in
+// one process; Broker.SetDrop and Broker.Lose simulate a lossy transport.
 package memory
