@@ -86,7 +86,7 @@ func TestExplainHotPaths(t *testing.T) {
 		require.Equal(t, r.N, counts[r.ChatID], "unread of heavy in %s", r.ChatID)
 	}
 
-	// The statements of append_message_v2, one by one, then the writes, in
+	// The statements of append_message, one by one, then the writes, in
 	// a transaction that is rolled back so that the data stay put.
 	tx, err := db.BeginTxx(ctx, nil)
 	require.NoError(t, err)
@@ -254,43 +254,5 @@ func fillForExplain(t *testing.T, ctx context.Context, db *sqlx.DB, s *Store) {
 		_, err := db.ExecContext(ctx, s.q.fill(stmt))
 		require.NoError(t, err, stmt)
 	}
-	requireOrdinals(t, s)
-}
-
-// TestMigrateVersion3OnAMillionMessages measures what migration 3 costs a
-// database that already holds a million messages: it writes every message
-// once to number it. It only runs when CHAT_PG_EXPLAIN=1.
-func TestMigrateVersion3OnAMillionMessages(t *testing.T) {
-	if os.Getenv("CHAT_PG_EXPLAIN") != "1" {
-		t.Skip("set CHAT_PG_EXPLAIN=1 to time migration 3 on a million messages")
-	}
-	db := openTestDB(t, 1)
-	ctx := t.Context()
-	cfg := Config{Schema: randomSchema(t)}
-	dropSchemaOnCleanup(t, db, cfg.Schema)
-	ms, err := loadMigrations()
-	require.NoError(t, err)
-	for _, m := range ms[:2] {
-		require.NoError(t, applyMigration(ctx, db, cfg.Schema, m))
-	}
-	s, err := New(db, cfg)
-	require.NoError(t, err)
-	// 1,000 chats of 5 members with 1,000 messages each, as version 2 kept them.
-	for _, stmt := range []string{
-		`INSERT INTO {schema}.chats (id, kind, title, created_by, created_at, last_seq, last_activity_at)
-		SELECT 'c' || i, 'group', 'chat', 'u0', now(), 1000, now() FROM generate_series(1, 1000) i`,
-		`INSERT INTO {schema}.members (chat_id, user_id) SELECT 'c' || i, 'u' || k FROM generate_series(1, 1000) i, generate_series(0, 4) k`,
-		`INSERT INTO {schema}.messages (chat_id, seq, sender, text, created_at)
-		SELECT 'c' || i, j, 'u' || (j % 5), 'message number ' || j, now() FROM generate_series(1, 1000) i, generate_series(1, 1000) j`,
-		`VACUUM ANALYZE`,
-	} {
-		_, err := db.ExecContext(ctx, s.q.fill(stmt))
-		require.NoError(t, err, stmt)
-	}
-	logSizes(t, db, cfg.Schema)
-	started := time.Now()
-	require.NoError(t, Migrate(ctx, db, cfg))
-	t.Logf("migration 3 on 1,000,000 messages took %s", time.Since(started).Round(time.Millisecond))
-	logSizes(t, db, cfg.Schema)
 	requireOrdinals(t, s)
 }

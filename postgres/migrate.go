@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -91,7 +92,7 @@ func Migrate(ctx context.Context, db *sqlx.DB, cfg Config) error {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, schema, m); err != nil {
+		if err := applyMigration(ctx, db, schema, ms, m); err != nil {
 			return wrapErr(fmt.Sprintf("migrate schema %q to version %d (%s)", schema, m.version, m.name), err)
 		}
 	}
@@ -107,7 +108,38 @@ func migrationLockKey(schema string) int64 {
 	return int64(h.Sum64())
 }
 
-func applyMigration(ctx context.Context, db *sqlx.DB, schema string, m migration) error {
+// ErrPrereleaseSchema is returned by Migrate for a schema that a
+// development build migrated before the numbered migrations were squashed
+// into the initial schema: its schema_migrations table records one of the
+// embedded versions under another name (version 1 was create_tables).
+// Nothing released wrote such a schema, so there is no upgrade path: drop
+// the schema (DROP SCHEMA <schema> CASCADE) and migrate again.
+//
+// Versions above the embedded ones are not an error: a newer release
+// applied them, and every migration keeps the previous release working
+// (see docs/postgres.md).
+var ErrPrereleaseSchema = errors.New("schema was migrated by a pre-release development build whose migrations were squashed into 001_initial_schema; drop it (DROP SCHEMA ... CASCADE) and migrate again")
+
+// checkRecorded returns ErrPrereleaseSchema if schema_migrations records
+// one of the versions of ms under another name.
+func checkRecorded(ctx context.Context, tx *sqlx.Tx, quoted string, ms []migration) error {
+	var recorded []struct {
+		Version int64  `db:"version"`
+		Name    string `db:"name"`
+	}
+	if err := tx.SelectContext(ctx, &recorded, `SELECT version, name FROM `+quoted+`.schema_migrations ORDER BY version`); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for _, r := range recorded {
+		i := slices.IndexFunc(ms, func(m migration) bool { return m.version == r.Version })
+		if i >= 0 && ms[i].name != r.Name {
+			return fmt.Errorf("version %d (%s) is recorded: %w", r.Version, r.Name, ErrPrereleaseSchema)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sqlx.DB, schema string, ms []migration, m migration) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
@@ -129,6 +161,9 @@ func applyMigration(ctx context.Context, db *sqlx.DB, schema string, m migration
 		applied_at timestamptz NOT NULL DEFAULT now()
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	if err := checkRecorded(ctx, tx, quoted, ms); err != nil {
+		return err
 	}
 	var applied bool
 	if err := tx.GetContext(ctx, &applied,

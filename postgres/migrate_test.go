@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/embedchat/chat"
@@ -125,75 +124,34 @@ func TestConfigSchemaMustBePlainIdentifier(t *testing.T) {
 	require.Error(t, err, "New with a nil db")
 }
 
-// A database that servers of the previous release filled (migrations 1
-// and 2, sends through append_message) keeps its history through migration
-// 3: messages get their ordinals, members start with everything read, and
-// those servers can go on sending during a rolling deploy.
-func TestMigrateFromVersion2KeepsHistoryAndOldServers(t *testing.T) {
-	db := openTestDB(t, 2)
+// A schema that a development build migrated with the numbered migrations
+// that were squashed into 001_initial_schema (version 1 was create_tables)
+// is refused with a clear error, not half-upgraded: the initial schema
+// would otherwise be taken as applied.
+func TestMigrateRefusesAPrereleaseSchema(t *testing.T) {
+	db := openTestDB(t, 1)
 	ctx := t.Context()
 	cfg := Config{Schema: randomSchema(t)}
 	dropSchemaOnCleanup(t, db, cfg.Schema)
-	ms, err := loadMigrations()
-	require.NoError(t, err)
-	require.Equal(t, int64(2), ms[1].version)
-	for _, m := range ms[:2] {
-		require.NoError(t, applyMigration(ctx, db, cfg.Schema, m))
-	}
-	q := newQueries(cfg.Schema)
-	oldSend := func(chatID, sender string) int64 {
-		t.Helper()
-		var row struct {
-			Status string `db:"r_status"`
-			Seq    int64  `db:"r_seq"`
-		}
-		require.NoError(t, db.GetContext(ctx, &row, q.fill(`SELECT r_status, r_seq FROM {schema}.append_message($1, $2, '', 'old', NULL, now())`), chatID, sender))
-		require.Equal(t, "created", row.Status)
-		return row.Seq
-	}
-	for _, c := range []chat.Chat{testGroup("g1", testNow(), "alice", "bob", "carol"), testGroup("g2", testNow(), "alice"), testGroup("g3", testNow(), "bob")} {
-		var ids []string
-		for _, m := range c.Members {
-			ids = append(ids, m.UserID)
-		}
-		// The statement that CreateChat ran before migration 3 too.
-		_, err := db.ExecContext(ctx, q.createChat, c.ID, string(c.Kind), c.Title, c.CreatedBy, c.CreatedAt, nil, pq.Array(ids))
+	for _, stmt := range []string{
+		`CREATE SCHEMA ` + cfg.Schema,
+		`CREATE TABLE ` + cfg.Schema + `.schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO ` + cfg.Schema + `.schema_migrations (version, name) VALUES (1, 'create_tables'), (2, 'append_message')`,
+	} {
+		_, err := db.ExecContext(ctx, stmt)
 		require.NoError(t, err)
 	}
-	for _, sender := range []string{"alice", "bob", "alice", "carol", "bob"} {
-		oldSend("g1", sender)
-	}
-	oldSend("g2", "alice")
-	oldSend("g2", "alice")
+	err := Migrate(ctx, db, cfg)
+	require.ErrorIs(t, err, ErrPrereleaseSchema)
+	require.Contains(t, err.Error(), "DROP SCHEMA")
+	var tables int
+	require.NoError(t, db.GetContext(ctx, &tables, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1`, cfg.Schema))
+	require.Equal(t, 1, tables, "nothing but schema_migrations was created")
 
-	require.NoError(t, Migrate(ctx, db, cfg))
-	requireVersions(t, db, cfg.Schema)
-	s, err := New(db, cfg)
+	// Versions above the embedded ones come from a newer release and are
+	// not an error: servers of this release keep starting during its deploy.
+	other := newTestSchema(t, db)
+	_, err = db.ExecContext(ctx, `INSERT INTO `+other.Schema+`.schema_migrations (version, name) VALUES (1000, 'from_the_future')`)
 	require.NoError(t, err)
-	requireOrdinals(t, s)
-	g1, err := s.GetChat(ctx, "g1")
-	require.NoError(t, err)
-	require.Equal(t, []chat.Member{{UserID: "alice", LastReadSeq: 5}, {UserID: "bob", LastReadSeq: 5}, {UserID: "carol", LastReadSeq: 5}}, g1.Members)
-	require.NotNil(t, g1.LastMessage)
-	require.Equal(t, chat.Message{ChatID: "g1", Seq: 5, Sender: "bob", Text: "old", CreatedAt: g1.LastMessage.CreatedAt}, *g1.LastMessage)
-	g3, err := s.GetChat(ctx, "g3")
-	require.NoError(t, err)
-	require.Equal(t, []chat.Member{{UserID: "bob"}}, g3.Members, "a chat without messages has no history to have read")
-	counts, err := s.UnreadCounts(ctx, "alice", []string{"g1", "g2"})
-	require.NoError(t, err)
-	require.Equal(t, map[string]int64{"g1": 0, "g2": 0}, counts, "the history before the upgrade counts as read")
-
-	// A server of the previous release sends with append_message, this one
-	// with AppendMessage: both number the messages.
-	require.Equal(t, int64(6), oldSend("g1", "bob"))
-	m, _, err := s.AppendMessage(ctx, chat.Message{ChatID: "g1", Sender: "carol", Text: "new", CreatedAt: testNow()})
-	require.NoError(t, err)
-	require.Equal(t, int64(7), m.Seq)
-	require.Equal(t, int64(8), oldSend("g1", "alice"))
-	requireOrdinals(t, s)
-	for user, want := range map[string]int64{"alice": 2, "bob": 2, "carol": 2} {
-		counts, err := s.UnreadCounts(ctx, user, []string{"g1"})
-		require.NoError(t, err)
-		require.Equal(t, map[string]int64{"g1": want}, counts, "unread of %s", user)
-	}
+	require.NoError(t, Migrate(ctx, db, other))
 }

@@ -121,10 +121,10 @@ const lastSeqsSQL = `
 SELECT id, last_seq FROM {schema}.chats WHERE id = ANY ($1::text[])`
 
 // appendMessageSQL calls the function that performs a whole send; see
-// migrations/003_edits_reads_members.up.sql.
+// migrations/001_initial_schema.up.sql.
 const appendMessageSQL = `
 SELECT r_status, r_seq, r_text, r_metadata, r_created_at, r_edited_at, r_deleted
-FROM {schema}.append_message_v2($1, $2, $3, $4, $5, $6)`
+FROM {schema}.append_message($1, $2, $3, $4, $5, $6)`
 
 const messageByClientIDSQL = `
 SELECT {message}

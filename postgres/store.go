@@ -321,7 +321,7 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 }
 
 // AppendMessage implements chat.Store. The send is one statement, a call of
-// the append_message_v2 function that the migrations create, so it is
+// the append_message function that the migrations create, so it is
 // atomic without a transaction of its own.
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
 	stored, created, err := s.appendMessage(ctx, s.db, m)
@@ -357,7 +357,7 @@ func (s *Store) AppendMessageTx(ctx context.Context, tx *sqlx.Tx, m chat.Message
 	return s.appendMessage(ctx, tx, m)
 }
 
-// appendMessage runs append_message_v2 through q, the pool or a
+// appendMessage runs append_message through q, the pool or a
 // transaction.
 func (s *Store) appendMessage(ctx context.Context, q sqlx.QueryerContext, m chat.Message) (chat.Message, bool, error) {
 	const op = "append message"

@@ -141,7 +141,7 @@ func TestAppendMessageUniqueViolationReturnsOriginal(t *testing.T) {
 	require.Eventually(t, func() bool {
 		var waiting bool
 		err := db.GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%"`+cfg.Schema+`".append_message_v2(%')`)
+			WHERE wait_event_type = 'Lock' AND query LIKE '%"`+cfg.Schema+`".append_message(%')`)
 		return err == nil && waiting
 	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, rogue.Commit())

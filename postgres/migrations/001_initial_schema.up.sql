@@ -1,60 +1,91 @@
--- Edits and deletes, read markers, member changes, and what keeps unread
--- counts cheap.
+-- The initial schema: chats, their members, their messages and the other
+-- events of their logs, and the functions that perform every write.
 --
--- Every event still takes its seq from chats.last_seq under the chat's row
--- lock. message.created stays a row of messages; the other persisted events
--- (message.updated, message.deleted, member.added, member.removed) are rows
--- of events. Each seq of a chat is in exactly one of the two tables.
+-- Before the first release this file replaced the numbered migrations
+-- 001-003 of development builds (see docs/postgres.md, "Migrations"). Every
+-- later change is a new numbered file that follows the migration policy in
+-- docs/postgres.md: no long ACCESS EXCLUSIVE lock on a table that grows
+-- with use, batched backfills, CREATE INDEX CONCURRENTLY outside a
+-- transaction.
+--
+-- Names are unqualified: postgres.Migrate runs this file with search_path set
+-- to the configured schema. A host that copies it into its own migration
+-- tool does the same (SET LOCAL search_path TO chat;).
+--
+-- Identifiers are compared byte by byte (COLLATE "C"), as Go compares
+-- strings, so that member order and the (last_activity_at, id) cursor of
+-- chat lists do not depend on the database's locale.
+--
+-- Every event of a chat takes its seq from chats.last_seq under the chat's
+-- row lock. message.created events are the rows of messages; the other
+-- persisted events (message.updated, message.deleted, member.added,
+-- member.removed) are rows of events. Each seq of a chat is in exactly one
+-- of the two tables.
 --
 -- Unread counts are differences of ordinals rather than counts over a
 -- range (see docs/postgres.md): each message carries its position among
 -- the chat's messages (ordinal) and among its sender's messages in the chat
 -- (sender_ordinal), and chats.message_count is the chat's highest ordinal.
---
--- On a database that already holds messages, this migration writes every
--- message row once to fill in the ordinals, and builds one index over them.
 
-ALTER TABLE chats ADD COLUMN message_count bigint NOT NULL DEFAULT 0;
+-- Every send updates its chat's row (last_seq, message_count,
+-- last_activity_at). No index covers those columns and pages keep free
+-- space, so that the update can be HOT: a new row version on the same page
+-- and no new index entries.
+CREATE TABLE chats (
+    id               text COLLATE "C" PRIMARY KEY,
+    kind             text NOT NULL CHECK (kind IN ('direct', 'group')),
+    title            text NOT NULL,
+    created_by       text COLLATE "C" NOT NULL,
+    created_at       timestamptz NOT NULL,
+    -- The seq of the chat's latest event. Writers take the next seq by
+    -- incrementing it, which also serialises the writers of one chat.
+    last_seq         bigint NOT NULL DEFAULT 0,
+    -- The chat's number of messages ever sent: the highest ordinal.
+    message_count    bigint NOT NULL DEFAULT 0,
+    last_activity_at timestamptz NOT NULL,
+    -- One direct chat per pair of users; NULL for groups. The key is opaque
+    -- to the Store and may hold any byte, NUL included, which text cannot.
+    direct_key       bytea UNIQUE
+) WITH (fillfactor = 70);
 
 -- MarkRead updates last_read_seq, which no index covers: with free space on
--- the page that update is HOT. New pages keep 30% free; the rows already
--- there move to such pages on their first update.
-ALTER TABLE members
-    ADD COLUMN last_read_seq bigint NOT NULL DEFAULT 0,
-    SET (fillfactor = 70);
+-- the page that update is HOT.
+CREATE TABLE members (
+    chat_id       text COLLATE "C" NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    user_id       text COLLATE "C" NOT NULL,
+    last_read_seq bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (chat_id, user_id)
+) WITH (fillfactor = 70);
 
-ALTER TABLE messages
-    ADD COLUMN edited_at      timestamptz,
+-- A user's chats: ChatIDs reads it alone (index-only scan); ListChats joins
+-- it to chats and sorts by activity.
+CREATE INDEX members_user_id_chat_id_idx ON members (user_id, chat_id);
+
+-- A message is the payload of its chat's message.created event: seq is the
+-- event's seq.
+CREATE TABLE messages (
+    chat_id        text COLLATE "C" NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    seq            bigint NOT NULL,
+    sender         text COLLATE "C" NOT NULL,
+    text           text NOT NULL,
+    -- The sender's idempotency key, '' when none was given.
+    client_id      text COLLATE "C" NOT NULL DEFAULT '',
+    -- json, not jsonb: the client's text is kept as it was sent.
+    metadata       json,
+    created_at     timestamptz NOT NULL,
+    edited_at      timestamptz,
     -- A deleted message stays as a tombstone: text '' and metadata NULL.
-    ADD COLUMN deleted        boolean NOT NULL DEFAULT false,
-    ADD COLUMN ordinal        bigint NOT NULL DEFAULT 0,
-    ADD COLUMN sender_ordinal bigint NOT NULL DEFAULT 0;
+    deleted        boolean NOT NULL DEFAULT false,
+    -- No defaults: every writer must set the ordinals; a default would hide
+    -- one that does not.
+    ordinal        bigint NOT NULL,
+    sender_ordinal bigint NOT NULL,
+    PRIMARY KEY (chat_id, seq)
+);
 
-UPDATE messages m
-SET ordinal = n.ordinal, sender_ordinal = n.sender_ordinal
-FROM (
-    SELECT chat_id, seq,
-        row_number() OVER (PARTITION BY chat_id ORDER BY seq) AS ordinal,
-        row_number() OVER (PARTITION BY chat_id, sender ORDER BY seq) AS sender_ordinal
-    FROM messages
-) n
-WHERE m.chat_id = n.chat_id AND m.seq = n.seq;
-
--- Every writer must set the ordinals; a default would hide one that does not.
-ALTER TABLE messages
-    ALTER COLUMN ordinal DROP DEFAULT,
-    ALTER COLUMN sender_ordinal DROP DEFAULT;
-
-UPDATE chats c SET message_count = n.count
-FROM (SELECT chat_id, count(*) FROM messages GROUP BY chat_id) n
-WHERE c.id = n.chat_id;
-
--- Nothing recorded what members had read before this migration. They start
--- with everything read, so that an upgrade does not turn the whole history
--- of every chat into unread messages.
-UPDATE members m SET last_read_seq = c.last_seq
-FROM chats c
-WHERE c.id = m.chat_id AND c.last_seq > 0;
+-- One message per (chat, sender, client id): retries of a send store it once.
+CREATE UNIQUE INDEX messages_client_id_idx ON messages (chat_id, sender, client_id)
+    WHERE client_id <> '';
 
 -- A sender's messages in a chat by seq: the last one at or below a seq gives
 -- how many the sender had sent by then (index-only thanks to INCLUDE).
@@ -82,12 +113,28 @@ CREATE TABLE events (
         ELSE user_id IS NOT NULL AND message_seq IS NULL END)
 );
 
--- append_message_v2 is append_message that also numbers the message among
--- the chat's messages and its sender's, and returns a duplicate's current
--- state (edited_at, deleted) too. The steps and the reasons for them are
--- those of append_message in 002. The sender's previous message is read
--- under the chat's lock, so sender_ordinal has no gaps either.
-CREATE FUNCTION append_message_v2(
+-- append_message is the whole of a send: it stores a message as the next
+-- event of its chat, numbered among the chat's messages and its sender's,
+-- or finds the message that already has its client id. Being one
+-- statement, a send is one round trip and keeps the chat's row locked only
+-- while the function runs and the transaction commits, never across round
+-- trips to the client. It runs alone (autocommit) for Store.AppendMessage
+-- and inside the host's transaction for Store.AppendMessageTx.
+--
+-- It locks the chat's row first. Each later statement of the function takes
+-- a new snapshot (READ COMMITTED), which sees every message committed to the
+-- chat, and no other write can add one until this transaction ends. So the
+-- membership and client id checks are exact, and they come before the seq
+-- is taken, so that a duplicate never uses one up. The sender's previous
+-- message is read under the same lock, so sender_ordinal has no gaps either.
+--
+-- r_status is 'created' (r_seq is the new message's seq), 'duplicate'
+-- (r_seq and the other r_ columns describe the original in its current
+-- state), 'no_chat' or 'not_member'. No outcome raises an error, so a
+-- caller's transaction stays usable.
+--
+-- SET search_path FROM CURRENT pins the schema the migration runs in.
+CREATE FUNCTION append_message(
     p_chat_id    text,
     p_sender     text,
     p_client_id  text,
@@ -121,6 +168,7 @@ BEGIN
     END IF;
 
     IF p_client_id <> '' THEN
+        -- client_id <> '' lets the cached plan use the partial index.
         SELECT m.seq, m.text, m.metadata, m.created_at, m.edited_at, m.deleted
         INTO r_seq, r_text, r_metadata, r_created_at, r_edited_at, r_deleted
         FROM messages m
@@ -152,29 +200,9 @@ END
 $$;
 
 -- Servers of the previous release still call append_message while a
--- rolling deploy replaces them; it now numbers messages as well.
-CREATE OR REPLACE FUNCTION append_message(
-    p_chat_id    text,
-    p_sender     text,
-    p_client_id  text,
-    p_text       text,
-    p_metadata   json,
-    p_created_at timestamptz,
-    OUT r_status     text,
-    OUT r_seq        bigint,
-    OUT r_text       text,
-    OUT r_metadata   json,
-    OUT r_created_at timestamptz
-)
-LANGUAGE sql
-SET search_path FROM CURRENT
-AS $$
-    SELECT r_status, r_seq, r_text, r_metadata, r_created_at
-    FROM append_message_v2(p_chat_id, p_sender, p_client_id, p_text, p_metadata, p_created_at)
-$$;
 
 -- edit_message edits (p_delete false) or deletes message p_seq of a chat on
--- behalf of p_user_id, as the chat's next event. Like append_message it
+-- behalf of p_user_id, as the chat's next event. Like append_message, it
 -- locks the chat's row before any check, and no outcome raises an error.
 --
 -- r_status is 'changed' (r_event_seq is the new event's seq), 'unchanged'
