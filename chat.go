@@ -162,6 +162,18 @@ type Config struct {
 	// RateLimit bounds how often each user may send and create chats.
 	// The zero value means no limit.
 	RateLimit RateLimit
+	// Observer receives the node's measurements, for metrics (see package
+	// chatprom). Nil means none.
+	Observer Observer
+	// Tracer traces REST requests, Store calls and deliveries across
+	// nodes (see package chatotel). Nil means none.
+	Tracer Tracer
+	// DrainDelay is how long Shutdown keeps serving after the readiness
+	// endpoint (NewHealthHandler) turns to 503, so that load balancers
+	// stop sending new clients before connections are closed. Default 0:
+	// close at once. Behind a load balancer, set it a little above the
+	// balancer's health check interval (5-10 s with Kubernetes defaults).
+	DrainDelay time.Duration
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -228,7 +240,8 @@ const (
 // such as bots. Every method takes the acting user explicitly and enforces
 // membership itself. A Service is safe for concurrent use.
 type Service struct {
-	store       Store
+	store       Store // backend, observed when an Observer or Tracer is set
+	backend     Store // the Store as configured, for optional interfaces
 	broker      Broker
 	log         *slog.Logger
 	limits      Limits
@@ -240,12 +253,18 @@ type Service struct {
 	after       *afterSend
 	sendLimit   *userLimiter
 	createLimit *userLimiter
+	observer    Observer
+	tracer      Tracer
+	drainDelay  time.Duration
 
 	mu       sync.Mutex
 	closed   bool
-	closing  context.Context // ends when Shutdown starts
+	draining context.Context // ends when Shutdown starts
+	drain    context.CancelFunc
+	closing  context.Context // ends when the drain is over and the Service closes
 	shutdown context.CancelFunc
 	handlers sync.WaitGroup
+	done     chan struct{} // closed when Shutdown has finished
 }
 
 // New returns a Service. It starts the goroutines that deliver events to
@@ -259,6 +278,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store:       cfg.Store,
+		backend:     cfg.Store,
+		drainDelay:  cfg.DrainDelay,
 		broker:      cfg.Broker,
 		log:         cfg.Logger,
 		limits:      cfg.Limits.withDefaults(),
@@ -266,10 +287,17 @@ func New(cfg Config) (*Service, error) {
 		queueSize:   cfg.QueueSize,
 		now:         time.Now,
 		hooks:       cfg.Hooks,
+		observer:    cfg.Observer,
+		tracer:      cfg.Tracer,
 	}
-	s.sendLimit = newUserLimiter("send", cfg.RateLimit.Sends, s.now)
-	s.createLimit = newUserLimiter("create_chat", cfg.RateLimit.ChatCreates, s.now)
+	if s.observer != nil || s.tracer != nil {
+		s.store = &observedStore{s: s, store: cfg.Store}
+	}
+	s.sendLimit = s.newLimiter("send", cfg.RateLimit.Sends)
+	s.createLimit = s.newLimiter("create_chat", cfg.RateLimit.ChatCreates)
 	s.closing, s.shutdown = context.WithCancel(context.Background())
+	s.draining, s.drain = context.WithCancel(context.Background())
+	s.done = make(chan struct{})
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -292,30 +320,64 @@ func New(cfg Config) (*Service, error) {
 // Limits returns the limits in force, defaults filled in.
 func (s *Service) Limits() Limits { return s.limits }
 
-// Shutdown closes every subscription (WebSocket connections are closed
-// with 1001 going away), stops the Service's goroutines and waits for them
-// and for the WebSocket handlers to return, or for ctx to end. Calls made
-// after Shutdown starts fail with ErrClosed. Shutdown does not close the
-// Store or the Broker: they belong to the caller.
+// Shutdown stops the Service. It first turns the readiness endpoint to 503
+// and keeps serving for Config.DrainDelay (or until ctx ends), so that load
+// balancers stop routing clients here; then it closes every subscription
+// (WebSocket connections are closed with 1001 going away), stops the
+// Service's goroutines and waits for them and for the WebSocket handlers to
+// return, or for ctx to end. Calls made after the drain fail with
+// ErrClosed. Shutdown does not close the Store or the Broker: they belong
+// to the caller. Calling it again waits for the first call's work.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closed = true
-	s.shutdown()
+	first := s.draining.Err() == nil
+	s.drain()
 	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() {
-		s.hub.close()
-		s.handlers.Wait()
-		s.after.wait()
-		close(done)
-	}()
+	if first {
+		if s.drainDelay > 0 {
+			t := time.NewTimer(s.drainDelay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		s.mu.Lock()
+		s.closed = true
+		s.shutdown()
+		s.mu.Unlock()
+		go func() {
+			s.hub.close()
+			s.handlers.Wait()
+			s.after.wait()
+			close(s.done)
+		}()
+	}
 	select {
-	case <-done:
+	case <-s.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// stopped reports whether Shutdown has finished.
+func (s *Service) stopped() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// checkReady fails with ErrClosed once Shutdown has started, even while
+// the Service still serves during its drain.
+func (s *Service) checkReady() error {
+	if s.draining.Err() != nil {
+		return ErrClosed
+	}
+	return nil
 }
 
 func (s *Service) checkOpen() error {
@@ -580,6 +642,7 @@ type SendMessageRequest struct {
 // exist or userID is not a member. A retry with the same ClientID returns
 // the original message with created=false.
 func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req SendMessageRequest) (_ Message, created bool, _ error) {
+	start := time.Now()
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Message{}, false, err
 	}
@@ -597,6 +660,7 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 	if err != nil {
 		return Message{}, false, fmt.Errorf("chat: send message: %w", err)
 	}
+	s.observe(MessageStoredObserved{Duration: time.Since(start), Created: created})
 	if created {
 		s.Announce(ctx, stored)
 	}
@@ -655,6 +719,9 @@ func (s *Service) beforeSend(ctx context.Context, m Message) (Message, error) {
 	}
 	d := Draft{ChatID: m.ChatID, Sender: m.Sender, Text: m.Text, Metadata: m.Metadata}
 	if err := s.hooks.BeforeSend(ctx, &d); err != nil {
+		if errors.Is(err, ErrRejected) {
+			s.observe(HookRejectedObserved{Hook: "BeforeSend"})
+		}
 		return Message{}, hookError("BeforeSend", err)
 	}
 	if err := s.checkText(d.Text); err != nil {

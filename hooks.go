@@ -109,6 +109,9 @@ func (s *Service) authorize(ctx context.Context, a Action) error {
 		return nil
 	}
 	if err := s.hooks.Authorize(ctx, a); err != nil {
+		if errors.Is(err, ErrForbidden) {
+			s.observe(HookRejectedObserved{Hook: "Authorize"})
+		}
 		return hookError("authorize", err)
 	}
 	return nil

@@ -73,7 +73,11 @@ func authenticate(w http.ResponseWriter, r *http.Request, auth Authenticator, sv
 // NewHandler returns the REST API of svc as an http.Handler, to be mounted
 // under any prefix. See docs/protocol.md for the routes and their JSON.
 func NewHandler(svc *Service, cfg HandlerConfig) http.Handler {
-	return &restHandler{svc: svc, cfg: cfg}
+	h := &restHandler{svc: svc, cfg: cfg}
+	if svc.observer != nil || svc.tracer != nil {
+		return observedHandler{h}
+	}
+	return h
 }
 
 type restHandler struct {

@@ -56,9 +56,10 @@ type RateLimit struct {
 // idle for longer than it takes to refill are forgotten, so memory stays
 // proportional to recently active users.
 type userLimiter struct {
-	action string
-	rate   Rate
-	now    func() time.Time
+	action  string
+	rate    Rate
+	now     func() time.Time
+	observe func(Observation) // nil: nobody watches
 
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -73,6 +74,16 @@ func newUserLimiter(action string, r Rate, now func() time.Time) *userLimiter {
 		r.Burst = r.Events
 	}
 	return &userLimiter{action: action, rate: r, now: now, buckets: make(map[string]*rate.Limiter), swept: now()}
+}
+
+// newLimiter returns the Service's limiter for action, reporting refusals
+// to its Observer; nil when r is off.
+func (s *Service) newLimiter(action string, r Rate) *userLimiter {
+	l := newUserLimiter(action, r, s.now)
+	if l != nil {
+		l.observe = s.observe
+	}
+	return l
 }
 
 // allow takes a token for user, or returns a *RateLimitError. A nil
@@ -93,6 +104,9 @@ func (l *userLimiter) allow(user string) error {
 	r := b.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
+		if l.observe != nil {
+			l.observe(RateLimitedObserved{Action: l.action})
+		}
 		return &RateLimitError{Action: l.action, RetryAfter: d}
 	}
 	return nil
