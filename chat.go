@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -265,6 +266,8 @@ type Service struct {
 	shutdown context.CancelFunc
 	handlers sync.WaitGroup
 	done     chan struct{} // closed when Shutdown has finished
+
+	connections atomic.Int64 // WebSocket handlers running, for Stats
 }
 
 // New returns a Service. It starts the goroutines that deliver events to

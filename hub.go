@@ -3,8 +3,10 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,6 +53,9 @@ func retryDelay(attempt int) time.Duration {
 type envelope struct {
 	Node  string `json:"node"`
 	Event Event  `json:"event"`
+	// Trace carries the sender's trace context (Config.Tracer), so that
+	// the delivery on this node joins the send's trace.
+	Trace map[string]string `json:"trace,omitempty"`
 }
 
 type hub struct {
@@ -84,6 +89,8 @@ type hub struct {
 	kick    chan struct{}   // wakes the reconciler
 	waiters []chan struct{} // closed after the next reconcile round subscribes
 	active  map[string]bool // topics subscribed at the Broker; reconciler only
+
+	activeTopics atomic.Int64 // len(active), for Stats
 }
 
 func newHub(s *Service) (*hub, error) {
@@ -197,7 +204,14 @@ func (h *hub) publish(ctx context.Context, ev Event, topics ...string) {
 	if h.svc.broker == nil {
 		return
 	}
-	payload, err := json.Marshal(envelope{Node: h.node, Event: ev})
+	var trace map[string]string
+	if h.svc.tracer != nil {
+		var end func(error, ...slog.Attr)
+		ctx, end = h.svc.startSpan(ctx, "chat.publish", slog.String("chat.event.type", string(ev.Type)), slog.Int("chat.topics", len(topics)))
+		defer end(nil)
+		trace = h.svc.tracer.Inject(ctx)
+	}
+	payload, err := json.Marshal(envelope{Node: h.node, Event: ev, Trace: trace})
 	if err != nil {
 		h.svc.log.Error("chat: encoding notification", "err", err)
 		return
@@ -276,6 +290,12 @@ func (b brokerHandler) HandleNotification(topic string, payload []byte) {
 	}
 	if env.Node == b.h.node {
 		return
+	}
+	if b.h.svc.tracer != nil {
+		ctx := b.h.svc.tracer.Extract(b.h.ctx, env.Trace)
+		_, end := b.h.svc.startSpan(ctx, "chat.deliver",
+			slog.String("chat.event.type", string(env.Event.Type)), slog.Int64("chat.event.seq", env.Event.Seq))
+		defer end(nil)
 	}
 	switch {
 	case strings.HasPrefix(topic, chatTopicPrefix):
@@ -481,6 +501,7 @@ func (h *hub) reconcileOnce() bool {
 	for _, t := range remove {
 		delete(h.active, t)
 	}
+	h.activeTopics.Store(int64(len(h.active)))
 	if h.sub != nil && len(add) > 0 {
 		ctx, cancel := h.ioContext()
 		// On error the Subscriber keeps the topics and reports them lost
@@ -493,6 +514,7 @@ func (h *hub) reconcileOnce() bool {
 	for _, t := range add {
 		h.active[t] = true
 	}
+	h.activeTopics.Store(int64(len(h.active)))
 	for _, ch := range waiters {
 		close(ch)
 	}

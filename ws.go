@@ -103,6 +103,8 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.svc.handlers.Done()
+	h.svc.connections.Add(1)
+	defer h.svc.connections.Add(-1)
 
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {

@@ -1,0 +1,127 @@
+package chatprom_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/embedchat/chat"
+	"github.com/embedchat/chat/chatprom"
+	"github.com/embedchat/chat/chattest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := make(map[string]*dto.MetricFamily, len(mfs))
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+// value returns the value of the family's series whose labels include
+// labels: a counter's or gauge's value, or a histogram's sample count.
+func value(t *testing.T, mf *dto.MetricFamily, labels map[string]string) float64 {
+	t.Helper()
+	require.NotNil(t, mf)
+	var total float64
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range labels {
+			if have[k] != v {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			total += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			total += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total
+}
+
+// The metric set is what docs/operations.md lists, and each metric moves
+// when the Service does what it measures.
+func TestMetricsMove(t *testing.T) {
+	m := chatprom.New()
+	svc := chattest.NewService(t, chat.Config{
+		Observer:  m,
+		RateLimit: chat.RateLimit{Sends: chat.Rate{Events: 3, Per: time.Hour}},
+		Hooks: chat.Hooks{BeforeSend: func(_ context.Context, d *chat.Draft) error {
+			if d.Text == "spam" {
+				return chat.Reject("no spam")
+			}
+			return nil
+		}},
+	})
+	m.Watch(svc)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	srv := chattest.NewServer(t, svc)
+
+	var c chat.Chat
+	srv.Do("alice", "POST", "/chats", map[string]any{"kind": "direct", "members": []string{"bob"}}).Decode(t, &c)
+	bob, _ := srv.Connect("bob", map[string]int64{c.ID: 0})
+	bob2, _ := srv.Connect("bob", map[string]int64{c.ID: 0})
+	require.Equal(t, 201, srv.Do("alice", "POST", "/chats/"+c.ID+"/messages", map[string]any{"text": "one"}).Status)
+	bob.NextOfType(chat.EventMessageCreated)
+	bob2.NextOfType(chat.EventMessageCreated)
+	require.Equal(t, 422, srv.Do("alice", "POST", "/chats/"+c.ID+"/messages", map[string]any{"text": "spam"}).Status)
+	require.Equal(t, 201, srv.Do("alice", "POST", "/chats/"+c.ID+"/messages", map[string]any{"text": "two"}).Status)
+	require.Equal(t, 429, srv.Do("alice", "POST", "/chats/"+c.ID+"/messages", map[string]any{"text": "three"}).Status)
+	require.Equal(t, 404, srv.Do("alice", "GET", "/chats/nosuchchat", nil).Status)
+	require.Equal(t, 404, srv.Do("alice", "BREW", "/nowhere", nil).Status)
+
+	got := gather(t, reg)
+	require.Equal(t, 1.0, value(t, got["chat_http_requests_total"], map[string]string{"route": "/chats", "method": "POST", "status": "201"}))
+	require.Equal(t, 2.0, value(t, got["chat_http_requests_total"], map[string]string{"route": "/chats/{chat_id}/messages", "status": "201"}))
+	require.Equal(t, 1.0, value(t, got["chat_http_requests_total"], map[string]string{"route": "/chats/{chat_id}/messages", "status": "422"}))
+	require.Equal(t, 1.0, value(t, got["chat_http_requests_total"], map[string]string{"route": "/chats/{chat_id}/messages", "status": "429"}))
+	require.Equal(t, 1.0, value(t, got["chat_http_requests_total"], map[string]string{"route": "unmatched", "method": "other", "status": "404"}),
+		"unknown paths and methods fold into bounded label values")
+	require.Equal(t, 7.0, value(t, got["chat_http_request_duration_seconds"], nil))
+	require.Equal(t, 2.0, value(t, got["chat_send_duration_seconds"], nil))
+	require.Equal(t, 2.0, value(t, got["chat_store_call_duration_seconds"], map[string]string{"method": "AppendMessage"}))
+	require.Equal(t, 1.0, value(t, got["chat_store_errors_total"], map[string]string{"method": "GetChat", "kind": "not_found"}))
+	require.Equal(t, 1.0, value(t, got["chat_rate_limited_total"], map[string]string{"action": "send"}))
+	require.Equal(t, 1.0, value(t, got["chat_hook_rejections_total"], map[string]string{"hook": "BeforeSend"}))
+
+	require.Equal(t, 2.0, value(t, got["chat_connections"], nil))
+	require.Equal(t, 2.0, value(t, got["chat_subscriptions"], nil))
+	require.Equal(t, 1.0, value(t, got["chat_connected_users"], nil))
+	require.Equal(t, 1.0, value(t, got["chat_streams"], nil))
+	require.Equal(t, 2.0, value(t, got["chat_broker_topics"], nil), "bob's user topic and the chat's topic")
+	require.Equal(t, 0.0, value(t, got["chat_draining"], nil))
+	for _, name := range []string{"chat_queued_events", "chat_max_queued_events", "chat_stream_backlog"} {
+		require.Contains(t, got, name)
+	}
+
+	for _, mf := range got {
+		for _, metric := range mf.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				require.NotContains(t, []string{"user_id", "chat_id", "user", "chat"}, l.GetName(), "labels never carry ids")
+				require.NotEqual(t, c.ID, l.GetValue())
+			}
+		}
+	}
+}
