@@ -169,10 +169,10 @@ type Config struct {
 	// Tracer traces REST requests, Store calls and deliveries across
 	// nodes (see package chatotel). Nil means none.
 	Tracer Tracer
-	// DrainDelay is how long Shutdown keeps serving after the readiness
-	// endpoint (NewHealthHandler) turns to 503, so that load balancers
-	// stop sending new clients before connections are closed. Default 0:
-	// close at once. Behind a load balancer, set it a little above the
+	// DrainDelay is how long Drain (and Shutdown, when Drain was not
+	// called) keeps serving after the readiness endpoint
+	// (NewHealthHandler) turns to 503, so that load balancers stop sending
+	// new clients before connections are closed. Default 0: close at once. Behind a load balancer, set it a little above the
 	// balancer's health check interval (5-10 s with Kubernetes defaults).
 	DrainDelay time.Duration
 }
@@ -265,6 +265,7 @@ type Service struct {
 	closing  context.Context // ends when the drain is over and the Service closes
 	shutdown context.CancelFunc
 	handlers sync.WaitGroup
+	drained  chan struct{} // closed when the drain delay is over
 	done     chan struct{} // closed when Shutdown has finished
 
 	connections atomic.Int64 // WebSocket handlers running, for Stats
@@ -300,6 +301,7 @@ func New(cfg Config) (*Service, error) {
 	s.createLimit = s.newLimiter("create_chat", cfg.RateLimit.ChatCreates)
 	s.closing, s.shutdown = context.WithCancel(context.Background())
 	s.draining, s.drain = context.WithCancel(context.Background())
+	s.drained = make(chan struct{})
 	s.done = make(chan struct{})
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -323,15 +325,13 @@ func New(cfg Config) (*Service, error) {
 // Limits returns the limits in force, defaults filled in.
 func (s *Service) Limits() Limits { return s.limits }
 
-// Shutdown stops the Service. It first turns the readiness endpoint to 503
-// and keeps serving for Config.DrainDelay (or until ctx ends), so that load
-// balancers stop routing clients here; then it closes every subscription
-// (WebSocket connections are closed with 1001 going away), stops the
-// Service's goroutines and waits for them and for the WebSocket handlers to
-// return, or for ctx to end. Calls made after the drain fail with
-// ErrClosed. Shutdown does not close the Store or the Broker: they belong
-// to the caller. Calling it again waits for the first call's work.
-func (s *Service) Shutdown(ctx context.Context) error {
+// Drain turns the readiness endpoint (NewHealthHandler) to 503 and waits
+// for Config.DrainDelay, or until ctx ends, while the Service keeps serving
+// everyone, so that load balancers stop routing new clients here before
+// they are disconnected. Call it first when the process is told to stop,
+// then shut down the HTTP server, then the Service. Later calls wait for
+// the first one's delay. It returns ctx's error if ctx ended first.
+func (s *Service) Drain(ctx context.Context) error {
 	s.mu.Lock()
 	first := s.draining.Err() == nil
 	s.drain()
@@ -345,10 +345,31 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			}
 			t.Stop()
 		}
-		s.mu.Lock()
-		s.closed = true
-		s.shutdown()
-		s.mu.Unlock()
+		close(s.drained)
+	}
+	select {
+	case <-s.drained:
+		return ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops the Service. It drains first, as Drain does, unless that
+// was done already; then it closes every subscription (WebSocket
+// connections are closed with 1001 going away), stops the Service's
+// goroutines and waits for them and for the WebSocket handlers to return,
+// or for ctx to end. Calls made after the drain fail with ErrClosed.
+// Shutdown does not close the Store or the Broker: they belong to the
+// caller. Calling it again waits for the first call's work.
+func (s *Service) Shutdown(ctx context.Context) error {
+	_ = s.Drain(ctx) // cut short by ctx, the Service still closes
+	s.mu.Lock()
+	first := !s.closed
+	s.closed = true
+	s.shutdown()
+	s.mu.Unlock()
+	if first {
 		go func() {
 			s.hub.close()
 			s.handlers.Wait()

@@ -35,9 +35,9 @@ type HealthConfig struct {
 //     orchestrator restart healthy processes.
 //   - GET /readyz: 200 when the Store answers and the Broker is connected
 //     and the node is not shutting down; 503 otherwise. From the moment
-//     Shutdown starts it answers 503, while connections are still served
-//     for Config.DrainDelay, so that load balancers stop routing new
-//     clients here before they are disconnected.
+//     Drain or Shutdown starts it answers 503, while connections are still
+//     served for Config.DrainDelay, so that load balancers stop routing
+//     new clients here before they are disconnected.
 //
 // Both answer with a JSON object: {"status":"ok"} or {"status":"unavailable",
 // "checks":{...}} naming what failed.

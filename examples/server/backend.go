@@ -28,6 +28,11 @@ type config struct {
 	RedisCluster string // -redis-cluster: host:port,host:port,...
 	// RateLimit is off unless -send-rate or -create-rate is given.
 	RateLimit chat.RateLimit
+	// Metrics serves Prometheus metrics at /metrics (-metrics).
+	Metrics bool
+	// DrainDelay keeps serving after readiness turns 503 on shutdown
+	// (-drain).
+	DrainDelay time.Duration
 }
 
 // rateFlag parses a rate such as "10/s", "100/m" or "5/10s": so many

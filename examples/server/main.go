@@ -5,6 +5,11 @@
 //
 //	go run ./examples/server          # then open http://localhost:8080 twice
 //	go run ./examples/server -addr 127.0.0.1:9000
+//	go run ./examples/server -metrics   # Prometheus metrics at /metrics
+//
+// Health endpoints for load balancers are at /healthz/livez and
+// /healthz/readyz; -drain 5s keeps serving that long after readiness turns
+// 503 on shutdown.
 //
 // With -postgres (or DATABASE_URL) chats are stored in PostgreSQL, and with
 // -redis (or REDIS_URL) or -redis-cluster as well, any number of these
@@ -31,6 +36,7 @@ import (
 	"time"
 
 	"github.com/embedchat/chat"
+	"github.com/embedchat/chat/chatprom"
 )
 
 // shutdownTimeout bounds the graceful shutdown: in-flight requests finish
@@ -45,6 +51,8 @@ func main() {
 	flag.StringVar(&backend.RedisCluster, "redis-cluster", "", "Redis Cluster nodes for the Broker, host:port,host:port,...")
 	flag.Var(rateFlag{&backend.RateLimit.Sends}, "send-rate", "per-user message rate limit, such as 10/s (default off)")
 	flag.Var(rateFlag{&backend.RateLimit.ChatCreates}, "create-rate", "per-user chat creation rate limit, such as 5/m (default off)")
+	flag.BoolVar(&backend.Metrics, "metrics", false, "serve Prometheus metrics at /metrics")
+	flag.DurationVar(&backend.DrainDelay, "drain", 0, "on shutdown, answer /healthz/readyz with 503 and keep serving this long first")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -68,13 +76,23 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 		return err
 	}
 	defer b.close()
-	svc, err := chat.New(chat.Config{Store: b.store, Broker: b.broker, Logger: log, RateLimit: cfg.RateLimit})
+	var metrics *chatprom.Metrics
+	var observer chat.Observer
+	if cfg.Metrics {
+		metrics = chatprom.New()
+		observer = metrics
+	}
+	svc, err := chat.New(chat.Config{Store: b.store, Broker: b.broker, Logger: log, RateLimit: cfg.RateLimit,
+		Observer: observer, DrainDelay: cfg.DrainDelay})
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	if metrics != nil {
+		metrics.Watch(svc)
+	}
 	srv := &http.Server{
-		Handler:           newServer(svc, log),
+		Handler:           withOps(newServer(svc, log), svc, metrics),
 		ReadHeaderTimeout: 5 * time.Second,
 		// ReadTimeout bounds slow request bodies. It does not cut
 		// WebSockets short: net/http clears the deadlines of a hijacked
@@ -96,6 +114,13 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 		log.Info("shutting down")
 	}
 
+	// Readiness turns 503 first, so that a load balancer stops sending
+	// clients here while everyone connected is still served (-drain).
+	dctx, cancelDrain := context.WithTimeout(context.Background(), cfg.DrainDelay+shutdownTimeout)
+	defer cancelDrain()
+	if err := svc.Drain(dctx); err != nil {
+		log.Warn("chat drain", "err", err)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	// Shutdown stops accepting and waits for REST requests; hijacked
