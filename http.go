@@ -9,11 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/embedchat/chat/internal/origin"
 )
 
 // Authenticator returns the id of the user making r, or "" when r carries
@@ -48,6 +51,15 @@ type HandlerConfig struct {
 	// one). Leave it empty with http.StripPrefix or a ServeMux pattern
 	// that strips.
 	Prefix string
+	// OriginPatterns lists the browser origins, besides the API's own,
+	// trusted to make unsafe requests (POST, PATCH, DELETE): path.Match
+	// patterns on the Origin's host, e.g. "app.example.com" or
+	// "*.example.com", or on scheme://host when the pattern contains
+	// "://", as for WebSocketConfig.OriginPatterns. Empty means same
+	// origin only. Requests that carry no browser headers (Sec-Fetch-Site,
+	// Origin), such as those of curl, mobile apps and servers, are never
+	// refused as cross-origin.
+	OriginPatterns []string
 }
 
 // authenticate identifies the caller of r with auth (UserFromContext when
@@ -72,19 +84,44 @@ func authenticate(w http.ResponseWriter, r *http.Request, auth Authenticator, sv
 
 // NewHandler returns the REST API of svc as an http.Handler, to be mounted
 // under any prefix. See docs/protocol.md for the routes and their JSON.
+//
+// Unsafe requests (POST, PATCH, DELETE) that a browser marks as coming from
+// another origin (by Sec-Fetch-Site or Origin) are refused with 403, unless
+// the origin matches cfg.OriginPatterns, and request bodies must be
+// application/json (415 otherwise): together these stop other sites from
+// making a signed-in user's browser act on their behalf.
 func NewHandler(svc *Service, cfg HandlerConfig) http.Handler {
-	return &restHandler{svc: svc, cfg: cfg}
+	if err := origin.Validate(cfg.OriginPatterns); err != nil {
+		svc.log.Error("chat: HandlerConfig.OriginPatterns: the pattern matches no origin", "err", err)
+	}
+	return &restHandler{svc: svc, cfg: cfg, crossOrigin: http.NewCrossOriginProtection()}
 }
 
 type restHandler struct {
-	svc *Service
-	cfg HandlerConfig
+	svc         *Service
+	cfg         HandlerConfig
+	crossOrigin *http.CrossOriginProtection
+}
+
+// crossOriginRefused says whether r is an unsafe request from a browser on
+// an origin that is neither the API's own nor trusted by
+// cfg.OriginPatterns.
+func (h *restHandler) crossOriginRefused(r *http.Request) bool {
+	if h.crossOrigin.Check(r) == nil {
+		return false
+	}
+	ok, err := origin.Match(r.Header.Get("Origin"), h.cfg.OriginPatterns)
+	return err != nil || !ok
 }
 
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs, ok := h.route(r)
 	if !ok {
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
+		return
+	}
+	if h.crossOriginRefused(r) {
+		writeError(w, h.svc.log, http.StatusForbidden, "forbidden", "cross-origin request refused")
 		return
 	}
 	user, ok := authenticate(w, r, h.cfg.Authenticate, h.svc)
@@ -405,8 +442,14 @@ func querySeq(q url.Values, name string) (int64, error) {
 }
 
 // decode reads a JSON object body into v, answering the client itself when
-// it cannot.
+// it cannot. Only application/json is read: the content types an HTML form
+// or a simple cross-site fetch can send are answered 415.
 func (h *restHandler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, h.svc.log, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"request body must be JSON sent with Content-Type: application/json")
+		return false
+	}
 	err := decodeJSON(r.Body, v)
 	if err == nil {
 		return true
