@@ -159,7 +159,8 @@ type Config struct {
 	// Hooks let the host app moderate, authorize and react to what users
 	// do. See Hooks.
 	Hooks Hooks
-	// RateLimit bounds how often each user may send and create chats.
+	// RateLimit bounds how often each user may send, edit and delete
+	// messages, create chats and add or remove members.
 	// The zero value means no limit.
 	RateLimit RateLimit
 }
@@ -240,6 +241,7 @@ type Service struct {
 	after       *afterSend
 	sendLimit   *userLimiter
 	createLimit *userLimiter
+	memberLimit *userLimiter
 
 	mu       sync.Mutex
 	closed   bool
@@ -269,6 +271,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.sendLimit = newUserLimiter("send", cfg.RateLimit.Sends, s.now)
 	s.createLimit = newUserLimiter("create_chat", cfg.RateLimit.ChatCreates, s.now)
+	s.memberLimit = newUserLimiter("member_change", cfg.RateLimit.MemberChanges, s.now)
 	s.closing, s.shutdown = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -578,13 +581,19 @@ type SendMessageRequest struct {
 // SendMessage stores a message from userID in chatID and delivers it to
 // every member's subscriptions. It returns ErrNotFound if the chat does not
 // exist or userID is not a member. A retry with the same ClientID returns
-// the original message with created=false.
+// the original message with created=false. Membership is checked before
+// the send counts against the rate limit and before the BeforeSend hook
+// runs, so that non-members can neither spend a member's budget nor probe
+// the host's moderation.
 func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req SendMessageRequest) (_ Message, created bool, _ error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Message{}, false, err
 	}
 	m, err := s.newMessage(userID, chatID, req)
 	if err != nil {
+		return Message{}, false, err
+	}
+	if err := s.checkMember(ctx, userID, chatID); err != nil {
 		return Message{}, false, err
 	}
 	if err := s.sendLimit.allow(userID); err != nil {

@@ -13,7 +13,7 @@ import (
 // if set, are consulted first.
 //
 // Errors: ErrNotFound if userID is not a member; ErrInvalid for a direct
-// chat or a full one.
+// chat or a full one; ErrRateLimited past RateLimit.MemberChanges.
 func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember string) (_ Chat, added bool, _ error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Chat{}, false, err
@@ -27,6 +27,9 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	}
 	if c.Kind == KindDirect {
 		return Chat{}, false, invalidf("a direct chat has fixed members")
+	}
+	if err := s.memberLimit.allow(userID); err != nil {
+		return Chat{}, false, err
 	}
 	// The Store enforces the limit atomically; this gives the reason.
 	if len(c.Members) >= s.limits.MaxMembers && !hasMember(c, newMember) {
@@ -67,13 +70,17 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 // subscriptions receive, on every node.
 //
 // Errors: ErrNotFound if userID or member is not a member; ErrForbidden if
-// userID may not remove member; ErrInvalid for a direct chat.
+// userID may not remove member; ErrInvalid for a direct chat;
+// ErrRateLimited past RateLimit.MemberChanges.
 func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member string) error {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return err
 	}
 	if err := s.checkID("user_id", member); err != nil {
 		return fmt.Errorf("chat: remove member: %w", ErrNotFound)
+	}
+	if err := s.memberLimit.allow(userID); err != nil {
+		return err
 	}
 	ev, err := s.store.RemoveMember(ctx, MemberChange{ChatID: chatID, ActorID: userID, UserID: member, At: s.timestamp()})
 	if err != nil {

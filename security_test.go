@@ -1,9 +1,13 @@
 package chat_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -146,3 +150,95 @@ func TestSecurityNonJSONBodiesAre415(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSecurityEditsAndDeletesCountAgainstTheSendRate sends once and then
+// edits in a loop: each edit fans a full text out to every member, so it
+// is a send as far as the limit goes, and so is a delete.
+func TestSecurityEditsAndDeletesCountAgainstTheSendRate(t *testing.T) {
+	t.Parallel()
+	svc := chattest.NewService(t, chat.Config{RateLimit: chat.RateLimit{Sends: chat.Rate{Events: 3, Per: time.Hour}}})
+	srv := chattest.NewServer(t, svc)
+	g := featGroup(t, srv, "alice", "bob")
+	m := mustSend(t, srv, "alice", g.ID, "once")
+	for i := 0; i < 2; i++ {
+		featMustDecodeMessage(t, featEdit(srv, "alice", g.ID, m.Seq, "edit "+strconv.Itoa(i)), http.StatusOK)
+	}
+	r := featEdit(srv, "alice", g.ID, m.Seq, "one edit too many")
+	restRequireError(t, r, http.StatusTooManyRequests, "rate_limited")
+	require.NotEmpty(t, r.Header.Get("Retry-After"))
+	restRequireError(t, featDelete(srv, "alice", g.ID, m.Seq), http.StatusTooManyRequests, "rate_limited")
+	_, err := svc.EditMessage(context.Background(), "alice", g.ID, m.Seq, "via Go")
+	require.ErrorIs(t, err, chat.ErrRateLimited)
+	_, err = svc.DeleteMessage(context.Background(), "alice", g.ID, m.Seq)
+	require.ErrorIs(t, err, chat.ErrRateLimited)
+
+	got := restListMessages(t, srv, "bob", g.ID, "after=0").Messages
+	require.Len(t, got, 1)
+	assert.Equal(t, "edit 1", got[0].Text, "the refused edits changed nothing")
+	assert.Equal(t, int64(3), featGetChat(t, srv, "bob", g.ID).LastSeq, "and took no seq")
+}
+
+// TestSecurityMemberChangesAreRateLimited runs the add/remove loop that
+// makes every connection of the victim replay the chat on each add.
+func TestSecurityMemberChangesAreRateLimited(t *testing.T) {
+	t.Parallel()
+	svc := chattest.NewService(t, chat.Config{RateLimit: chat.RateLimit{MemberChanges: chat.Rate{Events: 3, Per: time.Hour}}})
+	srv := chattest.NewServer(t, svc)
+	g := featGroup(t, srv, "alice", "bob")
+	require.Equal(t, http.StatusCreated, featAdd(srv, "alice", g.ID, "victim").Status)
+	require.Equal(t, http.StatusNoContent, featRemove(srv, "alice", g.ID, "victim").Status)
+	require.Equal(t, http.StatusCreated, featAdd(srv, "alice", g.ID, "victim").Status)
+	r := featRemove(srv, "alice", g.ID, "victim")
+	restRequireError(t, r, http.StatusTooManyRequests, "rate_limited")
+	require.NotEmpty(t, r.Header.Get("Retry-After"))
+	restRequireError(t, featAdd(srv, "alice", g.ID, "carol"), http.StatusTooManyRequests, "rate_limited")
+	_, _, err := svc.AddMember(context.Background(), "alice", g.ID, "carol")
+	require.ErrorIs(t, err, chat.ErrRateLimited)
+	require.ErrorIs(t, svc.RemoveMember(context.Background(), "alice", g.ID, "victim"), chat.ErrRateLimited)
+
+	assert.Equal(t, []string{"alice", "bob", "victim"}, restUserIDs(featGetChat(t, srv, "bob", g.ID)))
+	require.Equal(t, http.StatusCreated, featAdd(srv, "bob", g.ID, "carol").Status, "other users have their own bucket")
+}
+
+// TestSecurityHooksRunAfterMembershipAndOwnership probes the host's
+// moderation hook as a non-member and as a member editing someone else's
+// message: the hook must not run, and its reason must not leak.
+func TestSecurityHooksRunAfterMembershipAndOwnership(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	svc := chattest.NewService(t, chat.Config{Hooks: chat.Hooks{
+		BeforeSend: func(_ context.Context, d *chat.Draft) error {
+			calls.Add(1)
+			if strings.Contains(d.Text, "forbidden word") {
+				return chat.Reject("the board of chat " + d.ChatID + " forbids that")
+			}
+			return nil
+		},
+	}})
+	srv := chattest.NewServer(t, svc)
+	g := featGroup(t, srv, "alice", "bob")
+	m := mustSend(t, srv, "alice", g.ID, "hello")
+	calls.Store(0)
+
+	for _, r := range []chattest.Response{
+		srv.Do("mallory", http.MethodPost, "/chats/"+g.ID+"/messages", map[string]any{"text": "forbidden word"}),
+		srv.Do("mallory", http.MethodPost, "/chats/no-such-chat/messages", map[string]any{"text": "forbidden word"}),
+		featEdit(srv, "mallory", g.ID, m.Seq, "forbidden word"),
+	} {
+		restRequireError(t, r, http.StatusNotFound, "not_found")
+		assert.NotContains(t, string(r.Body), "board")
+	}
+	r := featEdit(srv, "bob", g.ID, m.Seq, "forbidden word")
+	restRequireError(t, r, http.StatusForbidden, "forbidden")
+	assert.NotContains(t, string(r.Body), "board")
+	restRequireError(t, featEdit(srv, "alice", g.ID, m.Seq+1, "forbidden word"), http.StatusNotFound, "not_found")
+	require.Equal(t, http.StatusOK, featDelete(srv, "alice", g.ID, m.Seq).Status)
+	restRequireError(t, featEdit(srv, "alice", g.ID, m.Seq, "forbidden word"), http.StatusConflict, "conflict")
+	assert.Zero(t, calls.Load(), "the hook ran for a request that was refused anyway")
+
+	// A member's message still meets the hook.
+	r = srv.Do("bob", http.MethodPost, "/chats/"+g.ID+"/messages", map[string]any{"text": "forbidden word"})
+	restRequireError(t, r, http.StatusUnprocessableEntity, "rejected")
+	assert.Contains(t, string(r.Body), "forbids that")
+	assert.Equal(t, int32(1), calls.Load())
+}
