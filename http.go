@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/embedchat/chat/internal/origin"
@@ -101,6 +102,7 @@ type restHandler struct {
 	svc         *Service
 	cfg         HandlerConfig
 	crossOrigin *http.CrossOriginProtection
+	mountWarned atomic.Bool
 }
 
 // crossOriginRefused says whether r is an unsafe request from a browser on
@@ -117,6 +119,7 @@ func (h *restHandler) crossOriginRefused(r *http.Request) bool {
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs, ok := h.route(r)
 	if !ok {
+		h.warnMount(r.URL.EscapedPath())
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
 		return
 	}
@@ -212,6 +215,34 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 		segs[i] = u
 	}
 	return segs, true
+}
+
+// warnMount logs, once per handler, a request path that shows the handler
+// mounted the wrong way, naming the fix: every route then answers 404, and
+// the host should not have to guess why.
+func (h *restHandler) warnMount(p string) {
+	prefix := strings.TrimSuffix(h.cfg.Prefix, "/")
+	var msg string
+	if rest := strings.TrimPrefix(p, "/"); prefix != "" && !strings.HasPrefix(p, prefix+"/") && (rest == "chats" || strings.HasPrefix(rest, "chats/")) {
+		msg = fmt.Sprintf("chat: REST handler got %q, without HandlerConfig.Prefix %q: the prefix was already stripped (by http.StripPrefix or the router), so leave HandlerConfig.Prefix empty", p, prefix)
+	} else if carried, ok := carriedPrefix(p); ok {
+		msg = fmt.Sprintf("chat: REST handler got %q, whose path still carries the mount prefix %q: wrap the handler in http.StripPrefix(%q, ...) or set HandlerConfig.Prefix to %q", p, carried, carried, carried)
+	}
+	if msg != "" && h.mountWarned.CompareAndSwap(false, true) {
+		h.svc.log.Warn(msg + "; until then every request answers 404")
+	}
+}
+
+// carriedPrefix returns what precedes a route of the API in p ("/api/v1"
+// in "/api/v1/chats/x"), if p looks like one below some prefix.
+func carriedPrefix(p string) (string, bool) {
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	for i := 1; i < len(segs); i++ {
+		if segs[i] == "chats" && len(segs)-i <= 4 {
+			return "/" + strings.Join(segs[:i], "/"), true
+		}
+	}
+	return "", false
 }
 
 func (h *restHandler) createChat(w http.ResponseWriter, r *http.Request, user string) {

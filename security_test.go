@@ -1,14 +1,19 @@
 package chat_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -241,4 +246,119 @@ func TestSecurityHooksRunAfterMembershipAndOwnership(t *testing.T) {
 	restRequireError(t, r, http.StatusUnprocessableEntity, "rejected")
 	assert.Contains(t, string(r.Body), "forbids that")
 	assert.Equal(t, int32(1), calls.Load())
+}
+
+// secLog is a slog destination that tests can read while handlers write.
+type secLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *secLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *secLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// TestSecurityMountMistakesAreExplained mounts the REST handler the two
+// wrong ways hosts do: the first request that shows the mistake logs one
+// warning that names the fix; clients still get the standard 404.
+func TestSecurityMountMistakesAreExplained(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		mount func(mux *http.ServeMux, h func(chat.HandlerConfig) http.Handler)
+		want  []string
+	}{
+		{"StripPrefix missing", func(mux *http.ServeMux, h func(chat.HandlerConfig) http.Handler) {
+			mux.Handle("/api/v1/", h(chat.HandlerConfig{}))
+		}, []string{"/api/v1", "http.StripPrefix", "HandlerConfig.Prefix"}},
+		{"prefix stripped twice", func(mux *http.ServeMux, h func(chat.HandlerConfig) http.Handler) {
+			mux.Handle("/api/v1/", http.StripPrefix("/api/v1", h(chat.HandlerConfig{Prefix: "/api/v1"})))
+		}, []string{"/api/v1", "HandlerConfig.Prefix", "already"}},
+		{"wrong Prefix", func(mux *http.ServeMux, h func(chat.HandlerConfig) http.Handler) {
+			mux.Handle("/api/v1/", h(chat.HandlerConfig{Prefix: "/v1"}))
+		}, []string{"/api/v1", "HandlerConfig.Prefix"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs secLog
+			svc := chattest.NewService(t, chat.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			mux := http.NewServeMux()
+			tc.mount(mux, func(cfg chat.HandlerConfig) http.Handler {
+				cfg.Authenticate = chattest.HeaderAuth
+				return chat.NewHandler(svc, cfg)
+			})
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			for i := 0; i < 3; i++ {
+				restRequireError(t, restDo(t, srv, http.MethodGet, "/api/v1/chats", restHeaderAuth("alice"), nil), http.StatusNotFound, "not_found")
+			}
+			out := logs.String()
+			require.Equal(t, 1, strings.Count(out, "level=WARN"), "one warning, the first time: %s", out)
+			for _, w := range tc.want {
+				assert.Contains(t, out, w)
+			}
+		})
+	}
+
+	t.Run("correct mounts and stray paths warn nothing", func(t *testing.T) {
+		var logs secLog
+		svc := chattest.NewService(t, chat.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		srv := chattest.NewServer(t, svc)
+		for _, p := range []string{"/chats", "/nope", "/chatsx/1", "/"} {
+			srv.Do("alice", http.MethodGet, p, nil)
+		}
+		assert.NotContains(t, logs.String(), "level=WARN")
+	})
+}
+
+// TestSecurityWebSocketRefusalsAreJSON sends the requests the WebSocket
+// handler refuses before upgrading: each gets the standard JSON error body.
+func TestSecurityWebSocketRefusalsAreJSON(t *testing.T) {
+	t.Parallel()
+	svc := chattest.NewService(t, chat.Config{})
+	srv := chattest.NewServerWithConfig(t, svc, chat.HandlerConfig{}, chat.WebSocketConfig{OriginPatterns: []string{"app.example"}})
+	ws := strings.TrimPrefix(srv.WebSocketURL(), "ws"+strings.TrimPrefix(srv.URL, "http"))
+	upgrade := func(extra ...string) http.Header {
+		h := secHeaders("alice", "", "Connection", "Upgrade", "Upgrade", "websocket",
+			"Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		for i := 0; i+1 < len(extra); i += 2 {
+			h.Set(extra[i], extra[i+1])
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		method string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"plain GET", http.MethodGet, restHeaderAuth("alice"), http.StatusUpgradeRequired, "upgrade_required"},
+		{"no Upgrade header", http.MethodGet, upgrade("Upgrade", "h2c"), http.StatusUpgradeRequired, "upgrade_required"},
+		{"POST", http.MethodPost, upgrade(), http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"old version", http.MethodGet, upgrade("Sec-WebSocket-Version", "8"), http.StatusBadRequest, "invalid_request"},
+		{"bad key", http.MethodGet, upgrade("Sec-WebSocket-Key", "short"), http.StatusBadRequest, "invalid_request"},
+		{"foreign Origin", http.MethodGet, upgrade("Origin", "https://evil.example"), http.StatusForbidden, "forbidden"},
+		{"malformed Origin", http.MethodGet, upgrade("Origin", "://"), http.StatusForbidden, "forbidden"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			restRequireError(t, restDo(t, srv.Server, tc.method, ws, tc.header, nil), tc.status, tc.code)
+		})
+	}
+	r := restDo(t, srv.Server, http.MethodGet, ws, restHeaderAuth("alice"), nil)
+	assert.Equal(t, "websocket", r.Header.Get("Upgrade"), "RFC 9110: a 426 names the protocol to upgrade to")
+
+	h := http.Header{}
+	h.Set(chattest.UserHeader, "alice")
+	h.Set("Origin", "https://app.example")
+	c, _, err := websocket.Dial(context.Background(), srv.WebSocketURL(), &websocket.DialOptions{HTTPHeader: h})
+	require.NoError(t, err, "a trusted origin still connects")
+	c.CloseNow()
 }
