@@ -174,11 +174,14 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.markRead(w, r, user, segs[1])
 	case len(segs) == 3 && segs[2] == "members":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, h.svc.log, "POST")
-			return
+		switch r.Method {
+		case http.MethodPost:
+			h.addMember(w, r, user, segs[1])
+		case http.MethodGet:
+			h.listMembers(w, r, user, segs[1])
+		default:
+			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
-		h.addMember(w, r, user, segs[1])
 	case len(segs) == 4 && segs[2] == "members":
 		if r.Method != http.MethodDelete {
 			methodNotAllowed(w, h.svc.log, "DELETE")
@@ -441,6 +444,21 @@ func (h *restHandler) addMember(w http.ResponseWriter, r *http.Request, user, ch
 		status = http.StatusCreated
 	}
 	writeJSON(w, h.svc.log, status, c)
+}
+
+func (h *restHandler) listMembers(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	q := r.URL.Query()
+	limit, err := queryLimit(q)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	page, err := h.svc.ListMembers(r.Context(), user, chatID, MemberQuery{After: q.Get("after"), Limit: limit})
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, page)
 }
 
 func (h *restHandler) removeMember(w http.ResponseWriter, r *http.Request, user, chatID, member string) {

@@ -328,7 +328,7 @@ func TestRESTRouting(t *testing.T) {
 		{http.MethodPatch, "/chats/" + c.ID + "/messages", []string{"GET", "POST"}},
 		{http.MethodDelete, "/chats/" + c.ID + "/messages", []string{"GET", "POST"}},
 		{http.MethodGet, "/chats/" + c.ID + "/messages/1", []string{"PATCH", "DELETE"}},
-		{http.MethodGet, "/chats/" + c.ID + "/members", []string{"POST"}},
+		{http.MethodPut, "/chats/" + c.ID + "/members", []string{"GET", "POST"}},
 		{http.MethodGet, "/chats/" + c.ID + "/members/bob", []string{"DELETE"}},
 		{http.MethodGet, "/chats/" + c.ID + "/read", []string{"POST"}},
 	} {
@@ -936,7 +936,8 @@ func TestRESTLargestChat(t *testing.T) {
 		others[i] = fmt.Sprintf("member-%04d", i)
 	}
 	big := restCreateChat(t, srv, "alice", restGroup(append(others, others[:10]...)...))
-	assert.Len(t, big.Members, chat.DefaultMaxMembers)
+	assert.Equal(t, chat.DefaultMaxMembers, big.MemberCount)
+	assert.Len(t, big.Members, chat.DefaultMaxInlineMembers, "the first members inline, the caller among them")
 	assert.Contains(t, restUserIDs(big), "alice")
 }
 

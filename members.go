@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"sort"
 )
 
 // AddMember adds newMember to group chatID on behalf of userID, who must
@@ -21,7 +22,7 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	if err := s.checkID("user_id", newMember); err != nil {
 		return Chat{}, false, err
 	}
-	c, err := s.GetChat(ctx, userID, chatID)
+	c, err := s.memberChat(ctx, userID, chatID)
 	if err != nil {
 		return Chat{}, false, err
 	}
@@ -34,6 +35,11 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	// The Store enforces the limit atomically; this gives the reason.
 	if len(c.Members) >= s.limits.MaxMembers && !hasMember(c, newMember) {
 		return Chat{}, false, invalidf("a chat has at most %d members", s.limits.MaxMembers)
+	}
+	if !hasMember(c, newMember) {
+		if err := s.checkChatsPerUser(ctx, []string{newMember}); err != nil {
+			return Chat{}, false, err
+		}
 	}
 	if err := s.checkUsersExist(ctx, []string{newMember}); err != nil {
 		return Chat{}, false, err
@@ -88,6 +94,48 @@ func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member strin
 	}
 	s.hub.publishEvent(ctx, ev)
 	return nil
+}
+
+// MemberQuery selects a page of a chat's members, which are ordered by
+// user id (byte-wise).
+type MemberQuery struct {
+	// After is the user id of the last member of the previous page, or ""
+	// for the first page.
+	After string
+	// Limit is the page size: 0 means DefaultPageSize, more than
+	// MaxPageSize means MaxPageSize.
+	Limit int
+}
+
+// ListMembers returns a page of the members of chatID, which userID must
+// be a member of (ErrNotFound otherwise), with display names when
+// Hooks.Users is set. Chat objects carry only the first
+// Limits.MaxInlineMembers members; this pages them all.
+func (s *Service) ListMembers(ctx context.Context, userID, chatID string, q MemberQuery) (MemberPage, error) {
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return MemberPage{}, err
+	}
+	c, err := s.memberChat(ctx, userID, chatID)
+	if err != nil {
+		return MemberPage{}, err
+	}
+	rest := c.Members[sort.Search(len(c.Members), func(i int) bool { return c.Members[i].UserID > q.After }):]
+	page := MemberPage{Members: rest[:min(limit, len(rest))], HasMore: len(rest) > limit}
+	if page.Members == nil {
+		page.Members = []Member{}
+	}
+	if err := s.withDisplayNames(ctx, []Chat{{Members: page.Members}}); err != nil {
+		return MemberPage{}, err
+	}
+	return page, nil
+}
+
+// MemberPage is a page of a chat's members, in user id order.
+type MemberPage struct {
+	Members []Member `json:"members"`
+	// HasMore says whether members after the last one exist.
+	HasMore bool `json:"has_more"`
 }
 
 func hasMember(c Chat, userID string) bool {

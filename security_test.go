@@ -3,9 +3,12 @@ package chat_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -361,4 +364,157 @@ func TestSecurityWebSocketRefusalsAreJSON(t *testing.T) {
 	c, _, err := websocket.Dial(context.Background(), srv.WebSocketURL(), &websocket.DialOptions{HTTPHeader: h})
 	require.NoError(t, err, "a trusted origin still connects")
 	c.CloseNow()
+}
+
+// TestSecurityChatsPerUserAreBounded puts a user into chats until the
+// bound: whoever adds them further, or creates a chat with them, is told
+// which limit they hit; a slot freed by leaving can be taken again.
+func TestSecurityChatsPerUserAreBounded(t *testing.T) {
+	t.Parallel()
+	svc := chattest.NewService(t, chat.Config{Limits: chat.Limits{MaxChatsPerUser: 3}})
+	srv := chattest.NewServer(t, svc)
+	d := featDirect(t, srv, "alice", "bob")
+	g1 := featGroup(t, srv, "alice", "bob")
+	g2 := featGroup(t, srv, "carol")
+	require.Equal(t, http.StatusCreated, featAdd(srv, "carol", g2.ID, "bob").Status)
+
+	requireLimit := func(r chattest.Response, who string) {
+		t.Helper()
+		restRequireError(t, r, http.StatusBadRequest, "invalid_request")
+		assert.Contains(t, string(r.Body), who)
+		assert.Contains(t, string(r.Body), "3 chats")
+	}
+	g3 := featGroup(t, srv, "carol")
+	requireLimit(featAdd(srv, "carol", g3.ID, "bob"), `\"bob\"`)
+	requireLimit(srv.Do("carol", http.MethodPost, "/chats", restGroup("dave", "bob")), `\"bob\"`)
+	requireLimit(srv.Do("carol", http.MethodPost, "/chats", map[string]any{"kind": "direct", "members": []string{"bob"}}), `\"bob\"`)
+	requireLimit(srv.Do("bob", http.MethodPost, "/chats", restGroup()), `\"bob\"`)
+	_, _, err := svc.AddMember(context.Background(), "carol", g3.ID, "bob")
+	require.ErrorIs(t, err, chat.ErrInvalid)
+
+	// The direct chat bob already has is still found, not refused.
+	r := srv.Do("bob", http.MethodPost, "/chats", map[string]any{"kind": "direct", "members": []string{"alice"}})
+	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+	assert.Equal(t, d.ID, restChatObject(t, r.Body).ID)
+	// Adding a current member changes nothing and needs no slot.
+	require.Equal(t, http.StatusOK, featAdd(srv, "alice", g1.ID, "bob").Status)
+
+	assert.Len(t, restListChats(t, srv, "bob", "").Chats, 3)
+	require.Equal(t, http.StatusNoContent, featRemove(srv, "bob", g1.ID, "bob").Status)
+	require.Equal(t, http.StatusCreated, featAdd(srv, "carol", g3.ID, "bob").Status, "leaving frees a slot")
+
+	assert.Equal(t, chat.DefaultMaxChatsPerUser, chattest.NewService(t, chat.Config{}).Limits().MaxChatsPerUser)
+}
+
+// countingDirectory is a user directory that records how many ids it was
+// asked about.
+type countingDirectory struct {
+	mu      sync.Mutex
+	largest int
+}
+
+func (d *countingDirectory) LookupUsers(_ context.Context, ids []string) (map[string]chat.User, error) {
+	d.mu.Lock()
+	d.largest = max(d.largest, len(ids))
+	d.mu.Unlock()
+	out := make(map[string]chat.User, len(ids))
+	for _, id := range ids {
+		out[id] = chat.User{DisplayName: strings.ToUpper(id)}
+	}
+	return out, nil
+}
+
+func (d *countingDirectory) askedAtMost() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.largest
+	d.largest = 0
+	return n
+}
+
+// TestSecurityChatListBoundsInlineMembers lists chats of large groups: each
+// carries its first members, the caller's own entry and member_count, and
+// the directory is asked about those alone; the members endpoint pages
+// the rest.
+func TestSecurityChatListBoundsInlineMembers(t *testing.T) {
+	t.Parallel()
+	const inline, size = 5, 23
+	dir := &countingDirectory{}
+	svc := chattest.NewService(t, chat.Config{Limits: chat.Limits{MaxInlineMembers: inline}, Hooks: chat.Hooks{Users: dir}})
+	srv := chattest.NewServer(t, svc)
+	var members []string
+	for i := 0; i < size-1; i++ {
+		members = append(members, fmt.Sprintf("m%02d", i))
+	}
+	var groups []chat.Chat
+	for i := 0; i < 3; i++ {
+		groups = append(groups, featGroup(t, srv, "zed", members...))
+	}
+	small := featGroup(t, srv, "zed", "m00")
+	dir.askedAtMost()
+
+	check := func(c chat.Chat, raw []byte) {
+		t.Helper()
+		if c.ID == small.ID {
+			assert.Equal(t, []string{"m00", "zed"}, restUserIDs(c))
+			assert.Equal(t, 2, c.MemberCount)
+			return
+		}
+		assert.Equal(t, size, c.MemberCount)
+		assert.Equal(t, []string{"m00", "m01", "m02", "m03", "m04", "zed"}, restUserIDs(c), "the first members, then the caller's own entry")
+		assert.Equal(t, "ZED", featMember(t, c, "zed").DisplayName)
+	}
+	r := srv.Do("zed", http.MethodGet, "/chats", nil)
+	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+	var raw struct {
+		Chats []map[string]json.RawMessage `json:"chats"`
+	}
+	r.Decode(t, &raw)
+	require.Len(t, raw.Chats, 4)
+	for _, c := range raw.Chats {
+		require.Contains(t, c, "member_count")
+	}
+	for _, c := range restListChats(t, srv, "zed", "").Chats {
+		check(c, nil)
+	}
+	assert.LessOrEqual(t, dir.askedAtMost(), 4*(inline+1), "the directory was asked about members nobody is sent")
+	check(featGetChat(t, srv, "zed", groups[0].ID), nil)
+
+	// A member within the first ones is not repeated.
+	c := featGetChat(t, srv, "m01", groups[0].ID)
+	assert.Equal(t, []string{"m00", "m01", "m02", "m03", "m04"}, restUserIDs(c))
+
+	// The members endpoint pages everyone, in user id order, with names.
+	var all []string
+	after := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, size, "paging does not end")
+		path := "/chats/" + groups[1].ID + "/members?limit=7"
+		if after != "" {
+			path += "&after=" + after
+		}
+		r := srv.Do("m03", http.MethodGet, path, nil)
+		require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+		var page chat.MemberPage
+		r.Decode(t, &page)
+		require.LessOrEqual(t, len(page.Members), 7)
+		for _, m := range page.Members {
+			all = append(all, m.UserID)
+			assert.Equal(t, strings.ToUpper(m.UserID), m.DisplayName)
+		}
+		if !page.HasMore {
+			break
+		}
+		after = page.Members[len(page.Members)-1].UserID
+	}
+	assert.Equal(t, append(slices.Clone(members), "zed"), all)
+	assert.LessOrEqual(t, dir.askedAtMost(), 7)
+
+	restRequireError(t, srv.Do("mallory", http.MethodGet, "/chats/"+groups[1].ID+"/members", nil), http.StatusNotFound, "not_found")
+	restRequireError(t, srv.Do("zed", http.MethodGet, "/chats/"+groups[1].ID+"/members?limit=0", nil), http.StatusBadRequest, "invalid_request")
+	r = srv.Do("zed", http.MethodGet, "/chats/"+groups[1].ID+"/members?after=zed", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.JSONEq(t, `{"members":[],"has_more":false}`, string(r.Body))
+
+	assert.Equal(t, chat.DefaultMaxInlineMembers, chattest.NewService(t, chat.Config{}).Limits().MaxInlineMembers)
 }
