@@ -34,9 +34,11 @@ const (
 // Chat is a conversation and its members. Its JSON form is the chat object
 // of the wire protocol.
 type Chat struct {
-	ID        string    `json:"id"`
-	Kind      Kind      `json:"kind"`
-	Title     string    `json:"title"`
+	ID    string `json:"id"`
+	Kind  Kind   `json:"kind"`
+	Title string `json:"title"`
+	// Members are sorted by user id; see MemberCount for how many the
+	// Service includes.
 	Members   []Member  `json:"members"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
@@ -446,8 +448,12 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 	}
 	if err := s.checkChatsPerUser(ctx, memberIDs(c)); err != nil {
 		// Asking for a direct chat that exists takes no new slot.
-		if exists, xerr := s.directChatExists(ctx, userID, others); xerr != nil || !exists {
-			return Chat{}, false, errors.Join(err, xerr)
+		exists, xerr := s.directChatExists(ctx, userID, others)
+		if xerr != nil {
+			return Chat{}, false, xerr
+		}
+		if !exists {
+			return Chat{}, false, err
 		}
 	}
 	if err := s.authorize(ctx, Action{Kind: ActionCreateChat, UserID: userID, ChatKind: c.Kind, Members: others}); err != nil {
