@@ -637,7 +637,9 @@ type ChatPage struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-// ListChats returns userID's chats, most recent activity first.
+// ListChats returns userID's chats, most recent activity first, each with
+// at most Limits.MaxInlineMembers members and userID's own entry (see
+// Chat.MemberCount).
 func (s *Service) ListChats(ctx context.Context, userID string, q ChatListQuery) (ChatPage, error) {
 	if err := s.checkOpen(); err != nil {
 		return ChatPage{}, err
