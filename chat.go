@@ -34,11 +34,9 @@ const (
 // Chat is a conversation and its members. Its JSON form is the chat object
 // of the wire protocol.
 type Chat struct {
-	ID    string `json:"id"`
-	Kind  Kind   `json:"kind"`
-	Title string `json:"title"`
-	// Members are sorted by user id; see MemberCount for how many the
-	// Service includes.
+	ID        string    `json:"id"`
+	Kind      Kind      `json:"kind"`
+	Title     string    `json:"title"`
 	Members   []Member  `json:"members"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
