@@ -734,8 +734,12 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 	if err != nil {
 		return Message{}, false, err
 	}
-	if err := s.checkMember(ctx, userID, chatID); err != nil {
-		return Message{}, false, err
+	// The Store checks membership atomically when it appends; the read
+	// here is only needed when something runs before that.
+	if s.sendLimit != nil || s.hooks.BeforeSend != nil {
+		if err := s.checkMember(ctx, userID, chatID); err != nil {
+			return Message{}, false, err
+		}
 	}
 	if err := s.sendLimit.allow(userID); err != nil {
 		return Message{}, false, err
