@@ -166,3 +166,34 @@ func eventSeq(frame []byte) (int64, bool) {
 	}
 	return seq, true
 }
+
+// BenchmarkChatListLargeGroups measures GET /chats?limit=200 over real HTTP
+// for a user in 200 groups of 1000 members, no two groups sharing another
+// member, with a user directory: one op is one page. It reports the
+// response size and how many ids the directory was asked about per page.
+func BenchmarkChatListLargeGroups(b *testing.B) {
+	ctx := context.Background()
+	dir := &countingDirectory{}
+	svc := chattest.NewService(b, chat.Config{Hooks: chat.Hooks{Users: dir}})
+	srv := chattest.NewServer(b, svc)
+	others := make([]string, chat.DefaultMaxMembers-1)
+	for g := range chat.MaxPageSize {
+		for i := range others {
+			others[i] = fmt.Sprintf("member-%03d-%04d", g, i)
+		}
+		if _, _, err := svc.CreateChat(ctx, "viewer", chat.CreateChatRequest{Kind: chat.KindGroup, Members: others}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dir.askedAtMost()
+	var size int
+	for b.Loop() {
+		r := srv.Do("viewer", "GET", fmt.Sprintf("/chats?limit=%d", chat.MaxPageSize), nil)
+		if r.Status != 200 {
+			b.Fatalf("status %d: %.200s", r.Status, r.Body)
+		}
+		size = len(r.Body)
+	}
+	b.ReportMetric(float64(size), "resp-bytes/op")
+	b.ReportMetric(float64(dir.askedAtMost()), "dir-ids/op")
+}

@@ -53,6 +53,12 @@ type Chat struct {
 	// messages from others after their read marker, deleted ones excluded.
 	// The Service fills it in; Stores leave it 0.
 	UnreadCount int64 `json:"unread_count"`
+	// MemberCount is the number of members. Members may hold fewer: in
+	// the chats the Service returns, at most Limits.MaxInlineMembers
+	// members (the first by user id) and the viewer's own entry;
+	// Service.ListMembers pages them all. The Service fills it in; Stores
+	// leave it 0.
+	MemberCount int `json:"member_count"`
 }
 
 // Member is one user's membership of a chat.
@@ -160,7 +166,8 @@ type Config struct {
 	// Hooks let the host app moderate, authorize and react to what users
 	// do. See Hooks.
 	Hooks Hooks
-	// RateLimit bounds how often each user may send and create chats.
+	// RateLimit bounds how often each user may send, edit and delete
+	// messages, create chats and add or remove members.
 	// The zero value means no limit.
 	RateLimit RateLimit
 	// Observer receives the node's measurements, for metrics (see package
@@ -194,6 +201,19 @@ type Limits struct {
 	// MaxMetadataBytes bounds a message's metadata object, as JSON.
 	// Default 4 KiB.
 	MaxMetadataBytes int
+	// MaxChatsPerUser bounds the chats one user can be in, since every
+	// connection of a user follows all of them. Creating a chat with, or
+	// adding, a user who is in this many chats is ErrInvalid. It is
+	// checked before the write, not atomically with it, so concurrent
+	// additions may overshoot it by as many as run at once. Default 1000.
+	MaxChatsPerUser int
+	// MaxInlineMembers bounds the members a chat object carries when the
+	// Service returns it (chat lists, GetChat, CreateChat, AddMember): the
+	// first ones by user id, plus the viewer's own entry so that clients
+	// always have their read marker. Chat.MemberCount tells the whole
+	// number; ListMembers (GET /chats/{id}/members) pages the rest.
+	// Default 100.
+	MaxInlineMembers int
 }
 
 // Default limits.
@@ -204,6 +224,8 @@ const (
 	DefaultMaxMembers       = 1000
 	DefaultMaxIDBytes       = 128
 	DefaultMaxMetadataBytes = 4 << 10
+	DefaultMaxChatsPerUser  = 1000
+	DefaultMaxInlineMembers = 100
 	DefaultReplayLimit      = 1000
 	DefaultQueueSize        = 256
 )
@@ -226,6 +248,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxMetadataBytes <= 0 {
 		l.MaxMetadataBytes = DefaultMaxMetadataBytes
+	}
+	if l.MaxChatsPerUser <= 0 {
+		l.MaxChatsPerUser = DefaultMaxChatsPerUser
+	}
+	if l.MaxInlineMembers <= 0 {
+		l.MaxInlineMembers = DefaultMaxInlineMembers
 	}
 	return l
 }
@@ -254,6 +282,7 @@ type Service struct {
 	after       *afterSend
 	sendLimit   *userLimiter
 	createLimit *userLimiter
+	memberLimit *userLimiter
 	observer    Observer
 	tracer      Tracer
 	drainDelay  time.Duration
@@ -299,6 +328,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.sendLimit = s.newLimiter("send", cfg.RateLimit.Sends)
 	s.createLimit = s.newLimiter("create_chat", cfg.RateLimit.ChatCreates)
+	s.memberLimit = s.newLimiter("member_change", cfg.RateLimit.MemberChanges)
 	s.closing, s.shutdown = context.WithCancel(context.Background())
 	s.draining, s.drain = context.WithCancel(context.Background())
 	s.drained = make(chan struct{})
@@ -500,6 +530,16 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 	if err := s.checkUsersExist(ctx, others); err != nil {
 		return Chat{}, false, err
 	}
+	if err := s.checkChatsPerUser(ctx, memberIDs(c)); err != nil {
+		// Asking for a direct chat that exists takes no new slot.
+		exists, xerr := s.directChatExists(ctx, userID, others)
+		if xerr != nil {
+			return Chat{}, false, xerr
+		}
+		if !exists {
+			return Chat{}, false, err
+		}
+	}
 	if err := s.authorize(ctx, Action{Kind: ActionCreateChat, UserID: userID, ChatKind: c.Kind, Members: others}); err != nil {
 		return Chat{}, false, err
 	}
@@ -527,8 +567,23 @@ func directChatKey(a, b string) string {
 	return a + "\x00" + b
 }
 
-// GetChat returns a chat userID is a member of, or ErrNotFound.
+// GetChat returns a chat userID is a member of, or ErrNotFound. Its
+// Members are bounded by Limits.MaxInlineMembers; see Chat.MemberCount.
 func (s *Service) GetChat(ctx context.Context, userID, chatID string) (Chat, error) {
+	c, err := s.memberChat(ctx, userID, chatID)
+	if err != nil {
+		return Chat{}, err
+	}
+	chats := []Chat{c}
+	if err := s.decorate(ctx, userID, chats); err != nil {
+		return Chat{}, err
+	}
+	return chats[0], nil
+}
+
+// memberChat returns chatID from the Store, with all its members, if
+// userID is one of them, or ErrNotFound.
+func (s *Service) memberChat(ctx context.Context, userID, chatID string) (Chat, error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Chat{}, err
 	}
@@ -539,20 +594,110 @@ func (s *Service) GetChat(ctx context.Context, userID, chatID string) (Chat, err
 	if !hasMember(c, userID) {
 		return Chat{}, fmt.Errorf("chat: get chat: %w", ErrNotFound)
 	}
-	chats := []Chat{c}
-	if err := s.decorate(ctx, userID, chats); err != nil {
-		return Chat{}, err
-	}
-	return chats[0], nil
+	return c, nil
 }
 
 // decorate fills in what chat objects show their viewer beyond what the
-// Store keeps: unread counts and display names.
+// Store keeps: the member count, unread counts and display names, and
+// bounds the members to Limits.MaxInlineMembers, so that neither the
+// answer nor the questions to the user directory grow with group sizes.
 func (s *Service) decorate(ctx context.Context, userID string, chats []Chat) error {
+	for i := range chats {
+		chats[i] = s.boundMembers(chats[i], userID)
+	}
 	if err := s.withUnreadCounts(ctx, userID, chats); err != nil {
 		return err
 	}
 	return s.withDisplayNames(ctx, chats)
+}
+
+// boundMembers sets c.MemberCount and keeps the first MaxInlineMembers
+// members and viewer's own entry. Members are sorted by user id, so a
+// viewer beyond the first ones goes last.
+func (s *Service) boundMembers(c Chat, viewer string) Chat {
+	c.MemberCount = len(c.Members)
+	n := s.limits.MaxInlineMembers
+	if len(c.Members) <= n {
+		return c
+	}
+	kept := c.Members[:n:n]
+	for _, m := range c.Members[n:] {
+		if m.UserID == viewer {
+			kept = append(kept, m)
+			break
+		}
+	}
+	c.Members = kept
+	return c
+}
+
+// checkChatsPerUser fails with ErrInvalid, naming the first of users who
+// is in Limits.MaxChatsPerUser chats already.
+func (s *Service) checkChatsPerUser(ctx context.Context, users []string) error {
+	counts, err := s.countChats(ctx, users)
+	if err != nil {
+		return fmt.Errorf("chat: count chats: %w", err)
+	}
+	for _, u := range users {
+		if counts[u] >= s.limits.MaxChatsPerUser {
+			return invalidf("user %q is in %d chats, the most one user can be in", u, s.limits.MaxChatsPerUser)
+		}
+	}
+	return nil
+}
+
+// countChats counts the chats of users in one call if the Store is a
+// ChatCounter, and one ChatIDs call per user otherwise.
+func (s *Service) countChats(ctx context.Context, users []string) (map[string]int, error) {
+	if cc, ok := s.backend.(ChatCounter); ok {
+		if o, observed := s.store.(*observedStore); observed {
+			return o.countChats(ctx, cc, users)
+		}
+		return cc.CountChats(ctx, users)
+	}
+	counts := make(map[string]int, len(users))
+	for _, u := range users {
+		ids, err := s.store.ChatIDs(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		counts[u] = len(ids)
+	}
+	return counts, nil
+}
+
+// directChatExists reports whether user has a direct chat with others[0],
+// the one member a direct chat request names. It reads the two users'
+// chat ids, so it is for the rare case of a user at MaxChatsPerUser.
+func (s *Service) directChatExists(ctx context.Context, user string, others []string) (bool, error) {
+	if len(others) != 1 {
+		return false, nil
+	}
+	mine, err := s.store.ChatIDs(ctx, user)
+	if err != nil {
+		return false, fmt.Errorf("chat: chat ids: %w", err)
+	}
+	theirs, err := s.store.ChatIDs(ctx, others[0])
+	if err != nil {
+		return false, fmt.Errorf("chat: chat ids: %w", err)
+	}
+	shared := make(map[string]bool, len(mine))
+	for _, id := range mine {
+		shared[id] = true
+	}
+	for _, id := range theirs {
+		if !shared[id] {
+			continue
+		}
+		c, err := s.store.GetChat(ctx, id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return false, fmt.Errorf("chat: get chat: %w", err)
+		}
+		if err == nil && c.Kind == KindDirect {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func memberIDs(c Chat) []string {
@@ -579,7 +724,9 @@ type ChatPage struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-// ListChats returns userID's chats, most recent activity first.
+// ListChats returns userID's chats, most recent activity first, each with
+// at most Limits.MaxInlineMembers members and userID's own entry (see
+// Chat.MemberCount).
 func (s *Service) ListChats(ctx context.Context, userID string, q ChatListQuery) (ChatPage, error) {
 	if err := s.checkOpen(); err != nil {
 		return ChatPage{}, err
@@ -664,7 +811,10 @@ type SendMessageRequest struct {
 // SendMessage stores a message from userID in chatID and delivers it to
 // every member's subscriptions. It returns ErrNotFound if the chat does not
 // exist or userID is not a member. A retry with the same ClientID returns
-// the original message with created=false.
+// the original message with created=false. Membership is checked before
+// the send counts against the rate limit and before the BeforeSend hook
+// runs, so that non-members can neither spend a member's budget nor probe
+// the host's moderation.
 func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req SendMessageRequest) (_ Message, created bool, _ error) {
 	start := time.Now()
 	if err := s.checkCaller(userID, chatID); err != nil {
@@ -673,6 +823,13 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 	m, err := s.newMessage(userID, chatID, req)
 	if err != nil {
 		return Message{}, false, err
+	}
+	// The Store checks membership atomically when it appends; the read
+	// here is only needed when something runs before that.
+	if s.sendLimit != nil || s.hooks.BeforeSend != nil {
+		if err := s.checkMember(ctx, userID, chatID); err != nil {
+			return Message{}, false, err
+		}
 	}
 	if err := s.sendLimit.allow(userID); err != nil {
 		return Message{}, false, err

@@ -19,7 +19,10 @@
 // Authentication stays with the host: an Authenticator maps a request to a
 // user id, or host middleware stores it with WithUser. The Service enforces
 // membership on every call, so a chat one is not in answers "not found"
-// whichever way it is reached.
+// whichever way it is reached. The REST handler refuses writes that other
+// sites make a signed-in browser send (cross-origin requests, non-JSON
+// bodies); docs/security.md lists what the SDK defends, what the host must
+// do, and every limit.
 //
 // # Delivery
 //

@@ -7,8 +7,10 @@ import (
 
 // EditMessage replaces the text of message seq of chatID, which userID
 // sent, and delivers a message.updated event with the chat's next seq. The
-// new text is validated like a new message's and passes the BeforeSend
-// hook (Draft.Seq is set), so editing cannot bypass moderation.
+// new text is validated like a new message's, counts against
+// RateLimit.Sends and passes the BeforeSend hook (Draft.Seq is set), so
+// editing bypasses neither the rate limit nor moderation. The hook runs
+// only once membership and ownership are checked.
 //
 // Errors: ErrNotFound if userID is not a member or there is no such
 // message; ErrForbidden if someone else sent it; ErrConflict if it was
@@ -21,6 +23,16 @@ func (s *Service) EditMessage(ctx context.Context, userID, chatID string, seq in
 		return Message{}, fmt.Errorf("chat: edit message: %w", ErrNotFound)
 	}
 	if err := s.checkText(text); err != nil {
+		return Message{}, err
+	}
+	m, err := s.ownMessage(ctx, userID, chatID, seq)
+	if err != nil {
+		return Message{}, err
+	}
+	if m.Deleted {
+		return Message{}, fmt.Errorf("chat: edit message: %w", ErrConflict)
+	}
+	if err := s.sendLimit.allow(userID); err != nil {
 		return Message{}, err
 	}
 	if s.hooks.BeforeSend != nil {
@@ -39,6 +51,7 @@ func (s *Service) EditMessage(ctx context.Context, userID, chatID string, seq in
 // DeleteMessage turns message seq of chatID, which userID sent, into a
 // tombstone and delivers a message.deleted event with the chat's next seq.
 // Deleting a deleted message returns its tombstone and delivers nothing.
+// Like an edit, a delete counts against RateLimit.Sends.
 //
 // Errors: ErrNotFound if userID is not a member or there is no such
 // message; ErrForbidden if someone else sent it.
@@ -49,7 +62,35 @@ func (s *Service) DeleteMessage(ctx context.Context, userID, chatID string, seq 
 	if seq <= 0 {
 		return Message{}, fmt.Errorf("chat: delete message: %w", ErrNotFound)
 	}
+	if _, err := s.ownMessage(ctx, userID, chatID, seq); err != nil {
+		return Message{}, err
+	}
+	if err := s.sendLimit.allow(userID); err != nil {
+		return Message{}, err
+	}
 	return s.editMessage(ctx, MessageEdit{ChatID: chatID, Seq: seq, UserID: userID, Delete: true, At: s.timestamp()})
+}
+
+// ownMessage returns message seq of chatID if userID is a member and sent
+// it: ErrNotFound for a non-member or no such message, ErrForbidden for
+// someone else's. The Store checks again, atomically, when it writes; this
+// is so that nothing else (rate limits, hooks) runs for a request that
+// would be refused.
+func (s *Service) ownMessage(ctx context.Context, userID, chatID string, seq int64) (Message, error) {
+	if err := s.checkMember(ctx, userID, chatID); err != nil {
+		return Message{}, err
+	}
+	msgs, err := s.store.ListMessages(ctx, chatID, MessageQuery{Forward: true, After: seq - 1, Limit: 1})
+	if err != nil {
+		return Message{}, fmt.Errorf("chat: edit message: %w", err)
+	}
+	if len(msgs) == 0 || msgs[0].Seq != seq {
+		return Message{}, fmt.Errorf("chat: edit message: %w", ErrNotFound)
+	}
+	if msgs[0].Sender != userID {
+		return Message{}, fmt.Errorf("chat: edit message: %w", ErrForbidden)
+	}
+	return msgs[0], nil
 }
 
 func (s *Service) editMessage(ctx context.Context, e MessageEdit) (Message, error) {

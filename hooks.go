@@ -48,6 +48,11 @@ type Hooks struct {
 	// Authorize approves chat creation and member additions before they
 	// are stored. Returning Deny(reason) answers 403 with that reason; any
 	// other error fails closed as an internal error.
+	//
+	// It is where a host enforces bans: removing a member is not a ban,
+	// and any member of a group may add a removed user back. Keep the bans
+	// in the host app and deny ActionAddMember for them (see
+	// ExampleHooks_bans).
 	Authorize func(ctx context.Context, a Action) error
 
 	// Users, if set, validates the user ids that chats are created with or

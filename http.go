@@ -9,11 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/embedchat/chat/internal/origin"
 )
 
 // Authenticator returns the id of the user making r, or "" when r carries
@@ -48,6 +52,15 @@ type HandlerConfig struct {
 	// one). Leave it empty with http.StripPrefix or a ServeMux pattern
 	// that strips.
 	Prefix string
+	// OriginPatterns lists the browser origins, besides the API's own,
+	// trusted to make unsafe requests (POST, PATCH, DELETE): path.Match
+	// patterns on the Origin's host, e.g. "app.example.com" or
+	// "*.example.com", or on scheme://host when the pattern contains
+	// "://", as for WebSocketConfig.OriginPatterns. Empty means same
+	// origin only. Requests that carry no browser headers (Sec-Fetch-Site,
+	// Origin), such as those of curl, mobile apps and servers, are never
+	// refused as cross-origin.
+	OriginPatterns []string
 }
 
 // authenticate identifies the caller of r with auth (UserFromContext when
@@ -72,8 +85,17 @@ func authenticate(w http.ResponseWriter, r *http.Request, auth Authenticator, sv
 
 // NewHandler returns the REST API of svc as an http.Handler, to be mounted
 // under any prefix. See docs/protocol.md for the routes and their JSON.
+//
+// Unsafe requests (POST, PATCH, DELETE) that a browser marks as coming from
+// another origin (by Sec-Fetch-Site or Origin) are refused with 403, unless
+// the origin matches cfg.OriginPatterns, and request bodies must be
+// application/json (415 otherwise): together these stop other sites from
+// making a signed-in user's browser act on their behalf.
 func NewHandler(svc *Service, cfg HandlerConfig) http.Handler {
-	h := &restHandler{svc: svc, cfg: cfg}
+	if err := origin.Validate(cfg.OriginPatterns); err != nil {
+		svc.log.Error("chat: HandlerConfig.OriginPatterns: the pattern matches no origin", "err", err)
+	}
+	h := &restHandler{svc: svc, cfg: cfg, crossOrigin: http.NewCrossOriginProtection()}
 	if svc.observer != nil || svc.tracer != nil {
 		return observedHandler{h}
 	}
@@ -81,14 +103,32 @@ func NewHandler(svc *Service, cfg HandlerConfig) http.Handler {
 }
 
 type restHandler struct {
-	svc *Service
-	cfg HandlerConfig
+	svc         *Service
+	cfg         HandlerConfig
+	crossOrigin *http.CrossOriginProtection
+	mountWarned atomic.Bool
+}
+
+// crossOriginRefused says whether r is an unsafe request from a browser on
+// an origin that is neither the API's own nor trusted by
+// cfg.OriginPatterns.
+func (h *restHandler) crossOriginRefused(r *http.Request) bool {
+	if h.crossOrigin.Check(r) == nil {
+		return false
+	}
+	ok, err := origin.Match(r.Header.Get("Origin"), h.cfg.OriginPatterns)
+	return err != nil || !ok
 }
 
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs, ok := h.route(r)
 	if !ok {
+		h.warnMount(r.URL.EscapedPath())
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
+		return
+	}
+	if h.crossOriginRefused(r) {
+		writeError(w, h.svc.log, http.StatusForbidden, "forbidden", "cross-origin request refused")
 		return
 	}
 	user, ok := authenticate(w, r, h.cfg.Authenticate, h.svc)
@@ -138,11 +178,14 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.markRead(w, r, user, segs[1])
 	case len(segs) == 3 && segs[2] == "members":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, h.svc.log, "POST")
-			return
+		switch r.Method {
+		case http.MethodPost:
+			h.addMember(w, r, user, segs[1])
+		case http.MethodGet:
+			h.listMembers(w, r, user, segs[1])
+		default:
+			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
-		h.addMember(w, r, user, segs[1])
 	case len(segs) == 4 && segs[2] == "members":
 		if r.Method != http.MethodDelete {
 			methodNotAllowed(w, h.svc.log, "DELETE")
@@ -179,6 +222,34 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 		segs[i] = u
 	}
 	return segs, true
+}
+
+// warnMount logs, once per handler, a request path that shows the handler
+// mounted the wrong way, naming the fix: every route then answers 404, and
+// the host should not have to guess why.
+func (h *restHandler) warnMount(p string) {
+	prefix := strings.TrimSuffix(h.cfg.Prefix, "/")
+	var msg string
+	if rest := strings.TrimPrefix(p, "/"); prefix != "" && !strings.HasPrefix(p, prefix+"/") && (rest == "chats" || strings.HasPrefix(rest, "chats/")) {
+		msg = fmt.Sprintf("chat: REST handler got %q, without HandlerConfig.Prefix %q: the prefix was already stripped (by http.StripPrefix or the router), so leave HandlerConfig.Prefix empty", p, prefix)
+	} else if carried, ok := carriedPrefix(p); ok {
+		msg = fmt.Sprintf("chat: REST handler got %q, whose path still carries the mount prefix %q: wrap the handler in http.StripPrefix(%q, ...) or set HandlerConfig.Prefix to %q", p, carried, carried, carried)
+	}
+	if msg != "" && h.mountWarned.CompareAndSwap(false, true) {
+		h.svc.log.Warn(msg + "; until then every request answers 404")
+	}
+}
+
+// carriedPrefix returns what precedes a route of the API in p ("/api/v1"
+// in "/api/v1/chats/x"), if p looks like one below some prefix.
+func carriedPrefix(p string) (string, bool) {
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	for i := 1; i < len(segs); i++ {
+		if segs[i] == "chats" && len(segs)-i <= 4 {
+			return "/" + strings.Join(segs[:i], "/"), true
+		}
+	}
+	return "", false
 }
 
 func (h *restHandler) createChat(w http.ResponseWriter, r *http.Request, user string) {
@@ -379,6 +450,21 @@ func (h *restHandler) addMember(w http.ResponseWriter, r *http.Request, user, ch
 	writeJSON(w, h.svc.log, status, c)
 }
 
+func (h *restHandler) listMembers(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	q := r.URL.Query()
+	limit, err := queryLimit(q)
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	page, err := h.svc.ListMembers(r.Context(), user, chatID, MemberQuery{After: q.Get("after"), Limit: limit})
+	if err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, page)
+}
+
 func (h *restHandler) removeMember(w http.ResponseWriter, r *http.Request, user, chatID, member string) {
 	if err := h.svc.RemoveMember(r.Context(), user, chatID, member); err != nil {
 		writeServiceError(w, h.svc.log, err)
@@ -409,8 +495,14 @@ func querySeq(q url.Values, name string) (int64, error) {
 }
 
 // decode reads a JSON object body into v, answering the client itself when
-// it cannot.
+// it cannot. Only application/json is read: the content types an HTML form
+// or a simple cross-site fetch can send are answered 415.
 func (h *restHandler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, h.svc.log, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"request body must be JSON sent with Content-Type: application/json")
+		return false
+	}
 	err := decodeJSON(r.Body, v)
 	if err == nil {
 		return true

@@ -328,7 +328,7 @@ func TestRESTRouting(t *testing.T) {
 		{http.MethodPatch, "/chats/" + c.ID + "/messages", []string{"GET", "POST"}},
 		{http.MethodDelete, "/chats/" + c.ID + "/messages", []string{"GET", "POST"}},
 		{http.MethodGet, "/chats/" + c.ID + "/messages/1", []string{"PATCH", "DELETE"}},
-		{http.MethodGet, "/chats/" + c.ID + "/members", []string{"POST"}},
+		{http.MethodPut, "/chats/" + c.ID + "/members", []string{"GET", "POST"}},
 		{http.MethodGet, "/chats/" + c.ID + "/members/bob", []string{"DELETE"}},
 		{http.MethodGet, "/chats/" + c.ID + "/read", []string{"POST"}},
 	} {
@@ -936,7 +936,8 @@ func TestRESTLargestChat(t *testing.T) {
 		others[i] = fmt.Sprintf("member-%04d", i)
 	}
 	big := restCreateChat(t, srv, "alice", restGroup(append(others, others[:10]...)...))
-	assert.Len(t, big.Members, chat.DefaultMaxMembers)
+	assert.Equal(t, chat.DefaultMaxMembers, big.MemberCount)
+	assert.Len(t, big.Members, chat.DefaultMaxInlineMembers, "the first members inline, the caller among them")
 	assert.Contains(t, restUserIDs(big), "alice")
 }
 
@@ -1035,7 +1036,12 @@ func restDo(t *testing.T, srv *httptest.Server, method, path string, header http
 // anonymous.
 func restExerciseMount(t *testing.T, srv *httptest.Server, base string, auth func(user string) http.Header) {
 	t.Helper()
-	r := restDo(t, srv, http.MethodPost, base+"/chats", auth("alice"), []byte(`{"kind":"group","title":"mounted","members":["bob"]}`))
+	withJSON := func(h http.Header) http.Header {
+		h = h.Clone()
+		h.Set("Content-Type", "application/json")
+		return h
+	}
+	r := restDo(t, srv, http.MethodPost, base+"/chats", withJSON(auth("alice")), []byte(`{"kind":"group","title":"mounted","members":["bob"]}`))
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
 	c := restChatObject(t, r.Body)
 	assert.Equal(t, "alice", c.CreatedBy)
@@ -1044,7 +1050,7 @@ func restExerciseMount(t *testing.T, srv *httptest.Server, base string, auth fun
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	assert.Equal(t, c.ID, restChatObject(t, r.Body).ID)
 
-	r = restDo(t, srv, http.MethodPost, base+"/chats/"+c.ID+"/messages", auth("bob"), []byte(`{"text":"via mount"}`))
+	r = restDo(t, srv, http.MethodPost, base+"/chats/"+c.ID+"/messages", withJSON(auth("bob")), []byte(`{"text":"via mount"}`))
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
 	m := restMessageObject(t, r.Body)
 	assert.Equal(t, "bob", m.Sender)

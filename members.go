@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"sort"
 )
 
 // AddMember adds newMember to group chatID on behalf of userID, who must
@@ -13,7 +14,7 @@ import (
 // if set, are consulted first.
 //
 // Errors: ErrNotFound if userID is not a member; ErrInvalid for a direct
-// chat or a full one.
+// chat or a full one; ErrRateLimited past RateLimit.MemberChanges.
 func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember string) (_ Chat, added bool, _ error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Chat{}, false, err
@@ -21,16 +22,24 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	if err := s.checkID("user_id", newMember); err != nil {
 		return Chat{}, false, err
 	}
-	c, err := s.GetChat(ctx, userID, chatID)
+	c, err := s.memberChat(ctx, userID, chatID)
 	if err != nil {
 		return Chat{}, false, err
 	}
 	if c.Kind == KindDirect {
 		return Chat{}, false, invalidf("a direct chat has fixed members")
 	}
+	if err := s.memberLimit.allow(userID); err != nil {
+		return Chat{}, false, err
+	}
 	// The Store enforces the limit atomically; this gives the reason.
 	if len(c.Members) >= s.limits.MaxMembers && !hasMember(c, newMember) {
 		return Chat{}, false, invalidf("a chat has at most %d members", s.limits.MaxMembers)
+	}
+	if !hasMember(c, newMember) {
+		if err := s.checkChatsPerUser(ctx, []string{newMember}); err != nil {
+			return Chat{}, false, err
+		}
 	}
 	if err := s.checkUsersExist(ctx, []string{newMember}); err != nil {
 		return Chat{}, false, err
@@ -67,7 +76,8 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 // subscriptions receive, on every node.
 //
 // Errors: ErrNotFound if userID or member is not a member; ErrForbidden if
-// userID may not remove member; ErrInvalid for a direct chat.
+// userID may not remove member; ErrInvalid for a direct chat;
+// ErrRateLimited past RateLimit.MemberChanges.
 func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member string) error {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return err
@@ -75,12 +85,57 @@ func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member strin
 	if err := s.checkID("user_id", member); err != nil {
 		return fmt.Errorf("chat: remove member: %w", ErrNotFound)
 	}
+	if err := s.memberLimit.allow(userID); err != nil {
+		return err
+	}
 	ev, err := s.store.RemoveMember(ctx, MemberChange{ChatID: chatID, ActorID: userID, UserID: member, At: s.timestamp()})
 	if err != nil {
 		return fmt.Errorf("chat: remove member: %w", err)
 	}
 	s.hub.publishEvent(ctx, ev)
 	return nil
+}
+
+// MemberQuery selects a page of a chat's members, which are ordered by
+// user id (byte-wise).
+type MemberQuery struct {
+	// After is the user id of the last member of the previous page, or ""
+	// for the first page.
+	After string
+	// Limit is the page size: 0 means DefaultPageSize, more than
+	// MaxPageSize means MaxPageSize.
+	Limit int
+}
+
+// ListMembers returns a page of the members of chatID, which userID must
+// be a member of (ErrNotFound otherwise), with display names when
+// Hooks.Users is set. Chat objects carry only the first
+// Limits.MaxInlineMembers members; this pages them all.
+func (s *Service) ListMembers(ctx context.Context, userID, chatID string, q MemberQuery) (MemberPage, error) {
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return MemberPage{}, err
+	}
+	c, err := s.memberChat(ctx, userID, chatID)
+	if err != nil {
+		return MemberPage{}, err
+	}
+	rest := c.Members[sort.Search(len(c.Members), func(i int) bool { return c.Members[i].UserID > q.After }):]
+	page := MemberPage{Members: rest[:min(limit, len(rest))], HasMore: len(rest) > limit}
+	if page.Members == nil {
+		page.Members = []Member{}
+	}
+	if err := s.withDisplayNames(ctx, []Chat{{Members: page.Members}}); err != nil {
+		return MemberPage{}, err
+	}
+	return page, nil
+}
+
+// MemberPage is a page of a chat's members, in user id order.
+type MemberPage struct {
+	Members []Member `json:"members"`
+	// HasMore says whether members after the last one exist.
+	HasMore bool `json:"has_more"`
 }
 
 func hasMember(c Chat, userID string) bool {

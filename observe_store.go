@@ -109,3 +109,10 @@ func (o *observedStore) UnreadCounts(ctx context.Context, userID string, chatIDs
 	defer func() { done(err) }()
 	return o.store.UnreadCounts(ctx, userID, chatIDs)
 }
+
+// countChats is CountChats of the optional ChatCounter, observed.
+func (o *observedStore) countChats(ctx context.Context, cc ChatCounter, userIDs []string) (_ map[string]int, err error) {
+	ctx, done := o.begin(ctx, "CountChats")
+	defer func() { done(err) }()
+	return cc.CountChats(ctx, userIDs)
+}

@@ -41,15 +41,22 @@ type Rate struct {
 
 func (r Rate) enabled() bool { return r.Events > 0 && r.Per > 0 }
 
-// RateLimit limits each user's sends and chat creations. Limits are kept
-// per Service, that is per node: with N nodes behind a load balancer a
-// user gets at most N times the rate. Zero fields mean no limit.
+// RateLimit limits each user's writes. Limits are kept per Service, that
+// is per node: with N nodes behind a load balancer a user gets at most N
+// times the rate. Zero fields mean no limit, which is the default: a host
+// facing the open internet should set all three (see docs/security.md).
 type RateLimit struct {
-	// Sends limits SendMessage (and POST /chats/{id}/messages) per user.
-	// Idempotent retries that return the original message count too.
+	// Sends limits SendMessage, EditMessage and DeleteMessage (POST
+	// /chats/{id}/messages, PATCH and DELETE /chats/{id}/messages/{seq})
+	// per user, in one bucket: every one of them fans a message out to
+	// every member. Idempotent retries that return the original message
+	// count too.
 	Sends Rate
 	// ChatCreates limits CreateChat (POST /chats) per user.
 	ChatCreates Rate
+	// MemberChanges limits AddMember and RemoveMember (POST and DELETE
+	// /chats/{id}/members) per acting user, leaving a chat included.
+	MemberChanges Rate
 }
 
 // userLimiter holds one token bucket per active user. Buckets of users

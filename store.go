@@ -146,6 +146,18 @@ type Store interface {
 	UnreadCounts(ctx context.Context, userID string, chatIDs []string) (map[string]int64, error)
 }
 
+// ChatCounter is an optional ability of a Store: counting the chats of
+// many users in one call. The Service enforces Limits.MaxChatsPerUser with
+// it when the Store has it, and otherwise counts each user's ChatIDs.
+// storetest checks it when the Store has it.
+type ChatCounter interface {
+	// CountChats returns, for each user of userIDs, the number of chats
+	// they are a member of. Users in no chat may be left out of the map.
+	// It runs on every chat creation and member addition, for every
+	// member, so it must stay cheap for users with thousands of chats.
+	CountChats(ctx context.Context, userIDs []string) (map[string]int, error)
+}
+
 // MessageEdit is an edit or a delete for Store.EditMessage.
 type MessageEdit struct {
 	ChatID string

@@ -2,13 +2,17 @@ package chat
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/embedchat/chat/internal/origin"
 )
 
 // WebSocket close codes the handler uses besides the standard ones (1000
@@ -94,6 +98,17 @@ type errorFrame struct {
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// websocket.Accept answers these refusals in plain text; checked here
+	// first, by the same rules, they get the JSON error body.
+	if status, code, msg := upgradeRefusal(w, r); status != 0 {
+		writeError(w, h.svc.log, status, code, msg)
+		return
+	}
+	if err := origin.Check(r, h.cfg.OriginPatterns); err != nil {
+		h.svc.log.Debug("chat: websocket upgrade refused", "err", err)
+		writeError(w, h.svc.log, http.StatusForbidden, "forbidden", "cross-origin WebSocket refused")
+		return
+	}
 	user, ok := authenticate(w, r, h.cfg.Authenticate, h.svc)
 	if !ok {
 		return
@@ -108,13 +123,55 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {
-		// Accept has answered the client (403 for a foreign origin).
+		// Accept has answered the client: only failures that the checks
+		// above cannot foresee, such as a ResponseWriter that cannot
+		// hijack, get here.
 		h.svc.log.Debug("chat: websocket upgrade refused", "err", err)
 		return
 	}
 	conn.SetReadLimit(h.cfg.ReadLimit)
 	c := &wsConn{h: h, conn: conn, user: user}
 	c.serve(r.Context())
+}
+
+// upgradeRefusal checks that r is a WebSocket handshake that
+// websocket.Accept will take, setting the headers a refusal needs; it
+// returns status 0 when it is.
+func upgradeRefusal(w http.ResponseWriter, r *http.Request) (status int, code, msg string) {
+	if !r.ProtoAtLeast(1, 1) || !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		return http.StatusUpgradeRequired, "upgrade_required", "this is a WebSocket endpoint: connect with a WebSocket client"
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		return http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use GET"
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		return http.StatusBadRequest, "invalid_request", "unsupported WebSocket version: only 13 is supported"
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return http.StatusBadRequest, "invalid_request", "a WebSocket handshake needs one Sec-WebSocket-Key"
+	}
+	if k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keys[0])); err != nil || len(k) != 16 {
+		return http.StatusBadRequest, "invalid_request", "Sec-WebSocket-Key must be 16 bytes in base64"
+	}
+	return 0, "", ""
+}
+
+// headerHasToken reports whether the comma-separated values of header key
+// include token, ignoring case.
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // trackHandler counts a running WebSocket handler for Shutdown, unless the

@@ -13,7 +13,10 @@ import (
 	"github.com/embedchat/chat"
 )
 
-var _ chat.Store = (*Store)(nil)
+var (
+	_ chat.Store       = (*Store)(nil)
+	_ chat.ChatCounter = (*Store)(nil)
+)
 
 // Store is a chat.Store held in memory. The zero value is not usable; call
 // NewStore. It is safe for concurrent use.
@@ -181,6 +184,22 @@ func (s *Store) ChatIDs(ctx context.Context, userID string) ([]string, error) {
 	out := make([]string, 0, len(ids))
 	for id := range ids {
 		out = append(out, id)
+	}
+	return out, nil
+}
+
+// CountChats implements chat.ChatCounter.
+func (s *Store) CountChats(ctx context.Context, userIDs []string) (map[string]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]int, len(userIDs))
+	for _, u := range userIDs {
+		if n := len(s.byUser[u]); n > 0 {
+			out[u] = n
+		}
 	}
 	return out, nil
 }

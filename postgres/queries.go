@@ -17,6 +17,7 @@ type queries struct {
 	listChats         string
 	listChatsAfter    string
 	chatIDs           string
+	countChats        string
 	lastSeqs          string
 	appendMessage     string
 	messageByClientID string
@@ -41,6 +42,7 @@ func newQueries(schema string) queries {
 		listChats:         r.Replace(strings.Replace(listChatsSQL, "{after}", "", 1)),
 		listChatsAfter:    r.Replace(strings.Replace(listChatsSQL, "{after}", "AND (c.last_activity_at, c.id) < ($3, $4)", 1)),
 		chatIDs:           r.Replace(chatIDsSQL),
+		countChats:        r.Replace(countChatsSQL),
 		lastSeqs:          r.Replace(lastSeqsSQL),
 		appendMessage:     r.Replace(appendMessageSQL),
 		messageByClientID: r.Replace(messageByClientIDSQL),
@@ -116,6 +118,10 @@ ORDER BY c.last_activity_at DESC, c.id DESC`
 
 const chatIDsSQL = `
 SELECT chat_id FROM {schema}.members WHERE user_id = $1`
+
+// countChatsSQL is an index-only scan of members_user_id_chat_id_idx.
+const countChatsSQL = `
+SELECT user_id, count(*) FROM {schema}.members WHERE user_id = ANY ($1::text[]) GROUP BY user_id`
 
 const lastSeqsSQL = `
 SELECT id, last_seq FROM {schema}.chats WHERE id = ANY ($1::text[])`

@@ -19,7 +19,10 @@ import (
 	"github.com/embedchat/chat"
 )
 
-var _ chat.Store = (*Store)(nil)
+var (
+	_ chat.Store       = (*Store)(nil)
+	_ chat.ChatCounter = (*Store)(nil)
+)
 
 // DefaultSchema is the schema that holds the tables when Config.Schema is
 // empty.
@@ -293,6 +296,31 @@ func (s *Store) ChatIDs(ctx context.Context, userID string) ([]string, error) {
 		return nil, wrapErr("chat ids", err)
 	}
 	return ids, nil
+}
+
+// CountChats implements chat.ChatCounter.
+func (s *Store) CountChats(ctx context.Context, userIDs []string) (map[string]int, error) {
+	counts := make(map[string]int, len(userIDs))
+	if len(userIDs) == 0 {
+		return counts, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.countChats, pq.Array(userIDs))
+	if err != nil {
+		return nil, wrapErr("count chats", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, wrapErr("count chats", err)
+		}
+		counts[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("count chats", err)
+	}
+	return counts, nil
 }
 
 // LastSeqs implements chat.Store.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/embedchat/chat"
@@ -232,6 +233,28 @@ func testChatIDs(f *fixture) {
 	require.ElementsMatch(f.t, []string{"g1", "d1"}, f.chatIDs("alice"))
 	require.ElementsMatch(f.t, []string{"g1", "g2"}, f.chatIDs("bob"))
 	require.Empty(f.t, f.chatIDs("nobody"))
+}
+
+func testCountChats(f *fixture) {
+	counter, ok := f.store.(chat.ChatCounter)
+	if !ok {
+		f.t.Skip("the Store is no chat.ChatCounter")
+	}
+	f.group("g1", f.at(0), "alice", "bob")
+	f.group("g2", f.at(1), "bob")
+	f.createChat(newDirect("d1", f.at(2), "carol", "alice"), "alice:carol")
+	f.group("g3", f.at(3), "bob", "dave")
+	_, err := f.store.RemoveMember(f.ctx, chat.MemberChange{ChatID: "g3", ActorID: "dave", UserID: "dave", At: f.at(4)})
+	require.NoError(f.t, err)
+
+	got, err := counter.CountChats(f.ctx, []string{"alice", "bob", "carol", "dave", "nobody"})
+	require.NoError(f.t, err)
+	for user, want := range map[string]int{"alice": 2, "bob": 3, "carol": 1, "dave": 0, "nobody": 0} {
+		assert.Equal(f.t, want, got[user], "chats of %s", user)
+	}
+	got, err = counter.CountChats(f.ctx, nil)
+	require.NoError(f.t, err)
+	assert.Empty(f.t, got)
 }
 
 func testLastSeqs(f *fixture) {

@@ -18,7 +18,8 @@ import (
 )
 
 // Run checks that the stores returned by newStore keep every clause of the
-// chat.Store contract, each in its own subtest (CreateChat/..., AppendMessage/...
+// chat.Store contract, and of the optional abilities (chat.ChatCounter)
+// they have, each in its own subtest (CreateChat/..., AppendMessage/...
 // and so on), so that -run can select them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
@@ -137,6 +138,9 @@ var suite = []struct {
 	}},
 	{"ChatIDs", []subtest{
 		{"ReturnsEveryChatOfUser", testChatIDs},
+	}},
+	{"CountChats", []subtest{
+		{"CountsEveryChatOfEachUser", testCountChats},
 	}},
 	{"LastSeqs", []subtest{
 		{"ReturnsExistingChats", testLastSeqs},

@@ -81,6 +81,9 @@ func do(t *testing.T, client *http.Client, id identity, method, url string, body
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	require.NoError(t, err)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	id.apply(req.Header)
 	resp, err := client.Do(req)
 	require.NoError(t, err)
