@@ -473,7 +473,8 @@ func (h *hub) reconcile() {
 	}
 }
 
-// reconcileOnce reports whether every new stream got its baseline.
+// reconcileOnce reports whether every new stream whose topic is active got
+// its baseline.
 func (h *hub) reconcileOnce() bool {
 	h.mu.Lock()
 	var add, remove []string
@@ -519,11 +520,14 @@ func (h *hub) reconcileOnce() bool {
 		close(ch)
 	}
 
+	// A stream created after the snapshot above waits for the next round:
+	// a baseline read before its topic is active would miss whatever is
+	// published in between, with no loss reported.
 	h.mu.Lock()
 	var fresh []*stream
 	var ids []string
 	for id, st := range h.streams {
-		if !st.isReady() {
+		if h.active[chatTopicPrefix+id] && !st.isReady() {
 			fresh = append(fresh, st)
 			ids = append(ids, id)
 		}

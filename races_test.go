@@ -1,0 +1,283 @@
+package chat_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/embedchat/chat"
+	"github.com/embedchat/chat/chattest"
+	"github.com/embedchat/chat/memory"
+)
+
+// The tests in this file make the narrow windows of the delivery core wide:
+// a wrapped Store or Broker stops a call until the test has done what the
+// window allows, so each race happens on every run.
+
+// pause is a point where a wrapped call stops until the test opens it.
+type pause struct {
+	reached, released chan struct{}
+	reach, release    sync.Once
+}
+
+func newPause() *pause {
+	return &pause{reached: make(chan struct{}), released: make(chan struct{})}
+}
+
+// wait is called by the wrapped call: it reports arriving, then waits.
+func (p *pause) wait(ctx context.Context) {
+	p.reach.Do(func() { close(p.reached) })
+	select {
+	case <-p.released:
+	case <-ctx.Done():
+	}
+}
+
+func (p *pause) open() { p.release.Do(func() { close(p.released) }) }
+
+// awaitReached waits until a call has stopped at p.
+func (p *pause) awaitReached(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.reached:
+	case <-time.After(chattest.Timeout):
+		t.Fatalf("never reached: %s", what)
+	}
+}
+
+func (p *pause) isReached() bool {
+	select {
+	case <-p.reached:
+		return true
+	default:
+		return false
+	}
+}
+
+// openOnCleanup opens the pauses before the services shut down, which
+// they could not do while a call of theirs is stopped.
+func openOnCleanup(t *testing.T, pauses ...*pause) {
+	t.Cleanup(func() {
+		for _, p := range pauses {
+			p.open()
+		}
+	})
+}
+
+// hookedStore calls its hooks from inside Store calls.
+type hookedStore struct {
+	chat.Store
+	// afterChatIDs runs after ChatIDs has read the user's chats, before
+	// they are returned.
+	afterChatIDs func(ctx context.Context, userID string, ids []string)
+	// beforeLastSeqs runs before LastSeqs reads.
+	beforeLastSeqs func(ctx context.Context, chatIDs []string)
+}
+
+func (s *hookedStore) ChatIDs(ctx context.Context, userID string) ([]string, error) {
+	ids, err := s.Store.ChatIDs(ctx, userID)
+	if err == nil && s.afterChatIDs != nil {
+		s.afterChatIDs(ctx, userID, ids)
+	}
+	return ids, err
+}
+
+func (s *hookedStore) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int64, error) {
+	if s.beforeLastSeqs != nil {
+		s.beforeLastSeqs(ctx, chatIDs)
+	}
+	return s.Store.LastSeqs(ctx, chatIDs)
+}
+
+// pauseFirstChatIDs makes the first ChatIDs call for user stop at the
+// returned pause, after the Store has answered.
+func (s *hookedStore) pauseFirstChatIDs(user string) *pause {
+	p := newPause()
+	var once sync.Once
+	s.afterChatIDs = func(ctx context.Context, userID string, _ []string) {
+		if userID != user {
+			return
+		}
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			p.wait(ctx)
+		}
+	}
+	return p
+}
+
+// gatedBroker wraps a Broker so that a node's Subscribe calls for chosen
+// topics stop until the test opens them, and notifications of chosen topics
+// are held until the test lets them through.
+type gatedBroker struct {
+	chat.Broker
+
+	mu         sync.Mutex
+	subscribes map[string]*pause
+	held       map[string][]heldNotification
+}
+
+type heldNotification struct {
+	h       chat.BrokerHandler
+	payload []byte
+}
+
+func newGatedBroker(b chat.Broker) *gatedBroker {
+	return &gatedBroker{Broker: b, subscribes: map[string]*pause{}, held: map[string][]heldNotification{}}
+}
+
+// pauseSubscribe makes the next Subscribe call naming topic stop until the
+// returned pause is opened; the topic is not active meanwhile.
+func (b *gatedBroker) pauseSubscribe(topic string) *pause {
+	p := newPause()
+	b.mu.Lock()
+	b.subscribes[topic] = p
+	b.mu.Unlock()
+	return p
+}
+
+// hold keeps the notifications of topic from the node's handler until
+// release.
+func (b *gatedBroker) hold(topic string) {
+	b.mu.Lock()
+	b.held[topic] = []heldNotification{}
+	b.mu.Unlock()
+}
+
+// release hands the held notifications of topic to the handler, in order,
+// and lets later ones through.
+func (b *gatedBroker) release(topic string) {
+	b.mu.Lock()
+	held := b.held[topic]
+	delete(b.held, topic)
+	b.mu.Unlock()
+	for _, n := range held {
+		n.h.HandleNotification(topic, n.payload)
+	}
+}
+
+func (b *gatedBroker) NewSubscriber(h chat.BrokerHandler) (chat.Subscriber, error) {
+	sub, err := b.Broker.NewSubscriber(gatedHandler{b: b, h: h})
+	if err != nil {
+		return nil, err
+	}
+	return gatedSubscriber{Subscriber: sub, b: b}, nil
+}
+
+type gatedSubscriber struct {
+	chat.Subscriber
+	b *gatedBroker
+}
+
+func (s gatedSubscriber) Subscribe(ctx context.Context, topics ...string) error {
+	for _, topic := range topics {
+		s.b.mu.Lock()
+		p := s.b.subscribes[topic]
+		delete(s.b.subscribes, topic)
+		s.b.mu.Unlock()
+		if p != nil {
+			p.wait(ctx)
+		}
+	}
+	return s.Subscriber.Subscribe(ctx, topics...)
+}
+
+type gatedHandler struct {
+	b *gatedBroker
+	h chat.BrokerHandler
+}
+
+func (g gatedHandler) HandleNotification(topic string, payload []byte) {
+	g.b.mu.Lock()
+	if held, ok := g.b.held[topic]; ok {
+		g.b.held[topic] = append(held, heldNotification{h: g.h, payload: payload})
+		g.b.mu.Unlock()
+		return
+	}
+	g.b.mu.Unlock()
+	g.h.HandleNotification(topic, payload)
+}
+
+func (g gatedHandler) HandleLost(topics []string) { g.h.HandleLost(topics) }
+
+// untilResumed reads sub's events up to resumed.
+func untilResumed(t *testing.T, sub *chat.Subscription) []chat.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	var evs []chat.Event
+	for {
+		ev, err := sub.Next(ctx)
+		require.NoError(t, err)
+		if ev.Type == chat.EventResumed {
+			return evs
+		}
+		evs = append(evs, ev)
+	}
+}
+
+// A user connects on node b while b's reconciler is in the middle of a
+// round (subscribing another user's topic). The chat's stream is created in
+// that window; it must not start before its topic is subscribed, or a
+// message sent between "resumed" and the subscription is dropped by the
+// Broker with no loss reported, and never delivered in a quiet chat.
+func TestStreamStartsOnlyOnceItsTopicIsSubscribed(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewStore()
+	broker := memory.NewBroker()
+	a := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+	hooked := &hookedStore{Store: store}
+	gated := newGatedBroker(broker)
+	b := chattest.NewService(t, chat.Config{Store: hooked, Broker: gated})
+	c, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindDirect, Members: []string{"bob"}})
+	require.NoError(t, err)
+
+	var baselineMu sync.Mutex
+	baselines := 0
+	hooked.beforeLastSeqs = func(_ context.Context, ids []string) {
+		if slices.Contains(ids, c.ID) {
+			baselineMu.Lock()
+			baselines++
+			baselineMu.Unlock()
+		}
+	}
+	bobChats := hooked.pauseFirstChatIDs("bob")
+	carolTopic := gated.pauseSubscribe("u:carol")
+	chatTopic := gated.pauseSubscribe("c:" + c.ID)
+	openOnCleanup(t, bobChats, carolTopic, chatTopic)
+
+	bob, err := b.Subscribe(ctx, "bob", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { bob.Close() })
+	bobChats.awaitReached(t, "bob's subscription reads his chats")
+	carol, err := b.Subscribe(ctx, "carol", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { carol.Close() })
+	carolTopic.awaitReached(t, "the reconciler subscribes carol's topic")
+
+	// Mid-round: bob's subscription follows the chat.
+	bobChats.open()
+	require.Eventually(t, func() bool { return chat.HasStream(b, c.ID) }, chattest.Timeout, time.Millisecond,
+		"bob's subscription follows the chat")
+	carolTopic.open()
+	chatTopic.awaitReached(t, "the reconciler subscribes the chat's topic")
+	baselineMu.Lock()
+	early := baselines > 0
+	baselineMu.Unlock()
+	assert.False(t, early, "the stream read its baseline before its topic was subscribed")
+	if !early {
+		chatTopic.open()
+	}
+	untilResumed(t, bob)
+	// Sent after bob's resumed: bob must get it.
+	_, _, err = a.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "right after resumed"})
+	require.NoError(t, err)
+	chatTopic.open()
+	require.Equal(t, int64(1), nextIn(t, bob, c.ID).Seq)
+}
