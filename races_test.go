@@ -2,6 +2,7 @@ package chat_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -280,4 +281,134 @@ func TestStreamStartsOnlyOnceItsTopicIsSubscribed(t *testing.T) {
 	require.NoError(t, err)
 	chatTopic.open()
 	require.Equal(t, int64(1), nextIn(t, bob, c.ID).Seq)
+}
+
+// chat.created never carries display names (docs/protocol.md), even though
+// the creator's answer, built from the same chat, does: the announcement
+// must not share the chat the Service then decorates.
+func TestChatCreatedCarriesNoDisplayNames(t *testing.T) {
+	ctx := context.Background()
+	svc := chattest.NewService(t, chat.Config{Hooks: chat.Hooks{
+		Users: directory{"alice": "Name of alice", "bob": "Name of bob", "carol": "Name of carol"},
+	}})
+	bob, _ := subscribe(t, svc, "bob", nil)
+	carol, _ := subscribe(t, svc, "carol", nil)
+
+	c, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	require.Equal(t, "Name of alice", c.Members[0].DisplayName, "the creator's answer has names")
+	_, _, err = svc.AddMember(ctx, "alice", c.ID, "carol")
+	require.NoError(t, err)
+
+	for _, sub := range []*chat.Subscription{bob, carol} {
+		ev, err := sub.Next(ctx)
+		require.NoError(t, err)
+		require.Equal(t, chat.EventChatCreated, ev.Type)
+		require.NotEmpty(t, ev.Chat.Members)
+		for _, m := range ev.Chat.Members {
+			assert.Empty(t, m.DisplayName, "%s sees %s's display name", sub.UserID(), m.UserID)
+		}
+	}
+}
+
+// recordingBroker records the size of every payload published, by topic.
+type recordingBroker struct {
+	chat.Broker
+	mu    sync.Mutex
+	sizes map[string][]int
+}
+
+func (b *recordingBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+	b.mu.Lock()
+	if b.sizes == nil {
+		b.sizes = map[string][]int{}
+	}
+	b.sizes[topic] = append(b.sizes[topic], len(payload))
+	b.mu.Unlock()
+	return b.Broker.Publish(ctx, topic, payload)
+}
+
+// userTopicBytes returns the largest payload and the total published on
+// user topics.
+func (b *recordingBroker) userTopicBytes() (largest, total int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for topic, sizes := range b.sizes {
+		if topic[:2] != "u:" {
+			continue
+		}
+		for _, n := range sizes {
+			largest = max(largest, n)
+			total += n
+		}
+	}
+	return largest, total
+}
+
+// countingStore counts GetChat calls.
+type countingStore struct {
+	chat.Store
+	mu       sync.Mutex
+	getChats int
+}
+
+func (s *countingStore) GetChat(ctx context.Context, chatID string) (chat.Chat, error) {
+	s.mu.Lock()
+	s.getChats++
+	s.mu.Unlock()
+	return s.Store.GetChat(ctx, chatID)
+}
+
+func (s *countingStore) gets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.getChats
+}
+
+// Creating a big group announces it to every member's topic with ids only,
+// not the whole chat: each node with a subscriber reads the chat from the
+// Store once and hands it to all of them.
+func TestChatCreatedIsAnnouncedByIDs(t *testing.T) {
+	ctx := context.Background()
+	shared := memory.NewStore()
+	broker := &recordingBroker{Broker: memory.NewBroker()}
+	storeA, storeB := &countingStore{Store: shared}, &countingStore{Store: shared}
+	a := chattest.NewService(t, chat.Config{Store: storeA, Broker: broker})
+	b := chattest.NewService(t, chat.Config{Store: storeB, Broker: broker})
+
+	members := make([]string, 300)
+	for i := range members {
+		members[i] = fmt.Sprintf("member-%03d", i)
+	}
+	var subs []*chat.Subscription
+	for i, m := range members[:20] {
+		node := a
+		if i%2 == 1 {
+			node = b
+		}
+		sub, _ := subscribe(t, node, m, nil)
+		subs = append(subs, sub)
+	}
+
+	c, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Title: "everyone", Members: members})
+	require.NoError(t, err)
+	for _, sub := range subs {
+		ev, err := sub.Next(ctx)
+		require.NoError(t, err)
+		require.Equal(t, chat.EventChatCreated, ev.Type)
+		require.Equal(t, c.ID, ev.ChatID)
+		require.Len(t, ev.Chat.Members, len(members)+1)
+		require.Equal(t, "everyone", ev.Chat.Title)
+	}
+	_, _, err = b.SendMessage(ctx, members[0], c.ID, chat.SendMessageRequest{Text: "hello all"})
+	require.NoError(t, err)
+	for _, sub := range subs {
+		require.Equal(t, int64(1), nextIn(t, sub, c.ID).Seq)
+	}
+
+	largest, total := broker.userTopicBytes()
+	t.Logf("chat.created to %d user topics: %d bytes in all, the largest %d", len(members)+1, total, largest)
+	assert.Less(t, largest, 256, "a user topic gets ids, not the chat")
+	assert.Zero(t, storeA.gets(), "the creating node has the chat already")
+	assert.Equal(t, 1, storeB.gets(), "the other node reads the chat once for all its subscribers")
 }

@@ -445,23 +445,39 @@ func (sub *Subscription) release(unhold func()) {
 }
 
 // handleControl follows a chat the user was just added to and passes the
-// event on: chat.created first, then the chat's events from the start.
+// announcement on: chat.created first, then the chat's events from the
+// start. ev names the chat and, as its Seq, the LastSeq the chat had when
+// it was announced; the chat itself comes from the node's chatCache.
 func (sub *Subscription) handleControl(ev Event) error {
-	if ev.Type != EventChatCreated || ev.Chat == nil {
+	if ev.Type != EventChatCreated {
 		return nil
 	}
+	ctx, cancel := sub.contextUntilDone()
+	defer cancel()
+	c, err := sub.svc.hub.chats.get(ctx, ev.ChatID, ev.Seq)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		if serr := sub.Err(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("chat: follow new chat: %w", err)
+	}
+	c = copyChat(c)
+	announce := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
 	sub.mu.Lock()
 	known := sub.following[ev.ChatID]
 	sub.mu.Unlock()
 	if known {
 		// Followed since the resume: its events already flow. The reader
 		// still learns that the chat is new.
-		if !sub.send(&delivery{Event: ev}) {
+		if !sub.send(&delivery{Event: announce}) {
 			return sub.Err()
 		}
 		return nil
 	}
-	return sub.join(ev)
+	return sub.join(announce)
 }
 
 // join follows chatID, announcing it with ev, and replays the chat from its
