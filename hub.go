@@ -728,7 +728,7 @@ func (st *stream) dropRemoved(ev Event, followers []*Subscription) {
 	}
 	for _, s := range followers {
 		if s.user == ev.UserID {
-			s.leave(st.chatID)
+			s.removed(st.chatID, ev.Seq)
 		}
 	}
 }

@@ -412,3 +412,157 @@ func TestChatCreatedIsAnnouncedByIDs(t *testing.T) {
 	assert.Zero(t, storeA.gets(), "the creating node has the chat already")
 	assert.Equal(t, 1, storeB.gets(), "the other node reads the chat once for all its subscribers")
 }
+
+// nextOf reads sub's events until one of chatID and type typ arrives.
+func nextOf(t *testing.T, sub *chat.Subscription, chatID string, typ chat.EventType) chat.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	for {
+		ev, err := sub.Next(ctx)
+		require.NoError(t, err)
+		if ev.ChatID == chatID && ev.Type == typ {
+			return ev
+		}
+	}
+}
+
+// pauseFirstLastSeqs makes the first LastSeqs call that names chatID stop
+// at the returned pause.
+func (s *hookedStore) pauseFirstLastSeqs(chatID string) *pause {
+	p := newPause()
+	var once sync.Once
+	s.beforeLastSeqs = func(ctx context.Context, ids []string) {
+		if !slices.Contains(ids, chatID) {
+			return
+		}
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			p.wait(ctx)
+		}
+	}
+	return p
+}
+
+// A member removed on node a while their new connection on node b is
+// resuming (between reading their chats and following them) gets nothing
+// of the chat after the removal: no live messages, whether the chat was
+// listed for replay or not, and not after a resync either; events held
+// during the resume are dropped too.
+func TestRemovedWhileResumingGetsNothingMore(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		listed    bool // bob resumes the chat from seq 0
+		replayMax int  // node b's ReplayLimit
+		before    int  // messages in the chat before bob connects
+	}{
+		{name: "live only"},
+		{name: "replayed", listed: true},
+		{name: "resync", listed: true, replayMax: 2, before: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := memory.NewStore()
+			broker := memory.NewBroker()
+			a := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+			hooked := &hookedStore{Store: store}
+			b := chattest.NewService(t, chat.Config{Store: hooked, Broker: broker, ReplayLimit: tc.replayMax})
+			group, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob", "carol"}})
+			require.NoError(t, err)
+			direct, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindDirect, Members: []string{"bob"}})
+			require.NoError(t, err)
+			for i := 0; i < tc.before; i++ {
+				_, _, err := a.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "before"})
+				require.NoError(t, err)
+			}
+			// carol, on node b too, shows when b's stream of the group has
+			// delivered an event to every follower.
+			carol, _ := subscribe(t, b, "carol", nil)
+
+			bobChats := hooked.pauseFirstChatIDs("bob")
+			baseline := hooked.pauseFirstLastSeqs(direct.ID)
+			openOnCleanup(t, bobChats, baseline)
+			var positions map[string]int64
+			if tc.listed {
+				positions = map[string]int64{group.ID: 0, direct.ID: 0}
+			}
+			bob, err := b.Subscribe(ctx, "bob", positions)
+			require.NoError(t, err)
+			t.Cleanup(func() { bob.Close() })
+			bobChats.awaitReached(t, "bob's connection reads his chats")
+
+			require.NoError(t, a.RemoveMember(ctx, "alice", group.ID, "bob"))
+			removed := nextIn(t, carol, group.ID)
+			require.Equal(t, chat.EventMemberRemoved, removed.Type)
+			bobChats.open()
+			// Bob now follows his chats; the direct chat's stream is new
+			// and waits for its baseline, and so does bob's resume.
+			baseline.awaitReached(t, "node b reads the direct chat's baseline")
+			_, _, err = a.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "held during the resume"})
+			require.NoError(t, err)
+			nextOf(t, carol, group.ID, chat.EventMessageCreated)
+			baseline.open()
+
+			got := untilResumed(t, bob)
+			assert.False(t, bob.Typing(ctx, group.ID), "bob's connection still takes part in the group")
+			_, _, err = a.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "live"})
+			require.NoError(t, err)
+			nextOf(t, carol, group.ID, chat.EventMessageCreated)
+			// Everything b's group stream gave bob is queued by now, before
+			// the direct message.
+			_, _, err = a.SendMessage(ctx, "alice", direct.ID, chat.SendMessageRequest{Text: "sentinel"})
+			require.NoError(t, err)
+			rctx, cancel := context.WithTimeout(ctx, chattest.Timeout)
+			defer cancel()
+			for {
+				ev, err := bob.Next(rctx)
+				require.NoError(t, err)
+				got = append(got, ev)
+				if ev.ChatID == direct.ID && ev.Type == chat.EventMessageCreated {
+					break
+				}
+			}
+			for _, ev := range got {
+				if ev.ChatID == group.ID {
+					assert.LessOrEqual(t, ev.Seq, removed.Seq, "bob got %s seq %d of the group after his removal", ev.Type, ev.Seq)
+					assert.NotEqual(t, chat.EventResync, ev.Type, "bob got resync for the group after his removal")
+				}
+			}
+		})
+	}
+}
+
+// A member removed and added back at once keeps the chat on every node,
+// however the removal (on the chat's topic) and the new chat.created (on
+// the user's topic) interleave on the way: here the chat.created arrives
+// first, while the subscription still follows the chat, and the removal
+// after it.
+func TestReaddedMemberKeepsReceiving(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewStore()
+	broker := memory.NewBroker()
+	a := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+	gated := newGatedBroker(broker)
+	b := chattest.NewService(t, chat.Config{Store: store, Broker: gated})
+	group, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	bob, _ := subscribe(t, b, "bob", map[string]int64{group.ID: 0})
+
+	gated.hold("c:" + group.ID)
+	t.Cleanup(func() { gated.release("c:" + group.ID) })
+	require.NoError(t, a.RemoveMember(ctx, "alice", group.ID, "bob"))
+	_, _, err = a.AddMember(ctx, "alice", group.ID, "bob")
+	require.NoError(t, err)
+	nextOf(t, bob, group.ID, chat.EventChatCreated)
+	gated.release("c:" + group.ID)
+
+	m, _, err := a.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "welcome back"})
+	require.NoError(t, err)
+	for {
+		ev := nextOf(t, bob, group.ID, chat.EventMessageCreated)
+		if ev.Seq == m.Seq {
+			break
+		}
+	}
+}
