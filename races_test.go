@@ -566,3 +566,27 @@ func TestReaddedMemberKeepsReceiving(t *testing.T) {
 		}
 	}
 }
+
+// A node that read a chat for one announcement reads it again for a later
+// one that needs a newer state: a user added to a group on another node is
+// in the chat their chat.created carries.
+func TestChatCreatedForAnAdditionShowsTheAddition(t *testing.T) {
+	ctx := context.Background()
+	nodes := cluster(t, 2, memory.NewBroker())
+	bob, _ := subscribe(t, nodes[1], "bob", nil)
+	carol, _ := subscribe(t, nodes[1], "carol", nil)
+	c, _, err := nodes[0].CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	ev := nextOf(t, bob, c.ID, chat.EventChatCreated)
+	require.Len(t, ev.Chat.Members, 2)
+
+	_, _, err = nodes[0].AddMember(ctx, "alice", c.ID, "carol")
+	require.NoError(t, err)
+	ev = nextOf(t, carol, c.ID, chat.EventChatCreated)
+	var ids []string
+	for _, m := range ev.Chat.Members {
+		ids = append(ids, m.UserID)
+	}
+	require.Equal(t, []string{"alice", "bob", "carol"}, ids)
+	require.Equal(t, chat.EventMemberAdded, nextIn(t, carol, c.ID).Type)
+}
