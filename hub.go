@@ -91,6 +91,8 @@ type hub struct {
 	active  map[string]bool // topics subscribed at the Broker; reconciler only
 
 	activeTopics atomic.Int64 // len(active), for Stats
+
+	chats chatCache // chats announced to this node's subscriptions
 }
 
 func newHub(s *Service) (*hub, error) {
@@ -104,6 +106,7 @@ func newHub(s *Service) (*hub, error) {
 		kick:    make(chan struct{}, 1),
 		active:  make(map[string]bool),
 	}
+	h.chats.h = h
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if s.broker != nil {
 		sub, err := s.broker.NewSubscriber(brokerHandler{h})
@@ -188,9 +191,14 @@ func (h *hub) publishEvent(ctx context.Context, ev Event) {
 }
 
 // publishChatCreatedTo tells users, on every node, that they are in c:
-// their subscriptions start following it.
+// their subscriptions start following it. The notification names the chat
+// and, as its Seq, the chat's LastSeq now, not the chat itself: a group's
+// members would be copied to every member's topic. Each node reads the
+// chat once for all of its subscriptions (chatCache), and this node
+// already has it.
 func (h *hub) publishChatCreatedTo(ctx context.Context, c Chat, users ...string) {
-	ev := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
+	h.chats.put(c)
+	ev := Event{Type: EventChatCreated, ChatID: c.ID, Seq: c.LastSeq}
 	topics := make([]string, len(users))
 	for i, u := range users {
 		h.dispatchUser(u, ev)
@@ -473,7 +481,8 @@ func (h *hub) reconcile() {
 	}
 }
 
-// reconcileOnce reports whether every new stream got its baseline.
+// reconcileOnce reports whether every new stream whose topic is active got
+// its baseline.
 func (h *hub) reconcileOnce() bool {
 	h.mu.Lock()
 	var add, remove []string
@@ -519,11 +528,14 @@ func (h *hub) reconcileOnce() bool {
 		close(ch)
 	}
 
+	// A stream created after the snapshot above waits for the next round:
+	// a baseline read before its topic is active would miss whatever is
+	// published in between, with no loss reported.
 	h.mu.Lock()
 	var fresh []*stream
 	var ids []string
 	for id, st := range h.streams {
-		if !st.isReady() {
+		if h.active[chatTopicPrefix+id] && !st.isReady() {
 			fresh = append(fresh, st)
 			ids = append(ids, id)
 		}
@@ -716,7 +728,7 @@ func (st *stream) dropRemoved(ev Event, followers []*Subscription) {
 	}
 	for _, s := range followers {
 		if s.user == ev.UserID {
-			s.leave(st.chatID)
+			s.removed(st.chatID, ev.Seq)
 		}
 	}
 }

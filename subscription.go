@@ -31,6 +31,10 @@ type Subscription struct {
 	pending   []*delivery
 	pos       map[string]int64 // last seq sent per chat
 	following map[string]bool
+	// cut is, per chat left, the last seq of the chat that is still the
+	// reader's: the removal itself (0 when not known).
+	cut       map[string]int64
+	unfollows []string // chats left whose streams the goroutine leaves
 	controls  []Event
 	reconcile bool
 }
@@ -70,6 +74,7 @@ func (s *Service) Subscribe(ctx context.Context, userID string, positions map[st
 		holding:   make(map[string]bool),
 		pos:       make(map[string]int64),
 		following: make(map[string]bool),
+		cut:       make(map[string]int64),
 	}
 	if err := s.hub.addSubscription(sub); err != nil {
 		return nil, err
@@ -156,14 +161,72 @@ func (sub *Subscription) failLocked(err error) {
 	close(sub.done)
 }
 
-// leave stops following chatID: the user is no longer a member.
-func (sub *Subscription) leave(chatID string) {
+// leave stops delivering chatID after seq: the user is no longer a
+// member, since the removal with that seq (0: since an unknown point, so
+// nothing held is theirs). Held events of the chat past seq are dropped.
+// The stream is left by the subscription's goroutine, which also follows
+// chats, so that a follow and an unfollow never interleave.
+func (sub *Subscription) leave(chatID string, seq int64) {
 	sub.mu.Lock()
-	following := sub.following[chatID]
-	delete(sub.following, chatID)
+	sub.leaveLocked(chatID, seq)
 	sub.mu.Unlock()
-	if following {
-		sub.svc.hub.unfollow(sub, chatID)
+	sub.signal()
+}
+
+// removed is leave for a removal delivered live. The user may have been
+// added back already, with a chat.created that arrived before the removal
+// and found the chat followed: so the goroutine asks the Store for the
+// user's chats again.
+func (sub *Subscription) removed(chatID string, seq int64) {
+	sub.mu.Lock()
+	if sub.following[chatID] {
+		sub.leaveLocked(chatID, seq)
+		sub.reconcile = true
+	}
+	sub.mu.Unlock()
+	sub.signal()
+}
+
+func (sub *Subscription) leaveLocked(chatID string, seq int64) {
+	if !sub.following[chatID] {
+		return
+	}
+	delete(sub.following, chatID)
+	delete(sub.holding, chatID)
+	sub.cut[chatID] = seq
+	sub.unfollows = append(sub.unfollows, chatID)
+	kept := sub.pending[:0]
+	for _, d := range sub.pending {
+		if sub.wantedLocked(d) {
+			kept = append(kept, d)
+		}
+	}
+	clear(sub.pending[len(kept):])
+	sub.pending = kept
+}
+
+// wantedLocked reports whether d, an event of a chat the subscription
+// follows or followed, is still the reader's.
+func (sub *Subscription) wantedLocked(d *delivery) bool {
+	return sub.following[d.ChatID] || d.Seq != 0 && d.Seq <= sub.cut[d.ChatID]
+}
+
+// unfollowLeft leaves the streams of the chats left since the last call,
+// unless the subscription follows them again.
+func (sub *Subscription) unfollowLeft() {
+	sub.mu.Lock()
+	ids := sub.unfollows
+	sub.unfollows = nil
+	for i, id := range ids {
+		if sub.following[id] {
+			ids[i] = ""
+		}
+	}
+	sub.mu.Unlock()
+	for _, id := range ids {
+		if id != "" {
+			sub.svc.hub.unfollow(sub, id)
+		}
 	}
 }
 
@@ -174,7 +237,7 @@ func (sub *Subscription) deliver(d *delivery) {
 	}
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	if sub.err != nil {
+	if sub.err != nil || !sub.wantedLocked(d) {
 		return
 	}
 	if sub.holdAll || sub.holding[d.ChatID] {
@@ -251,10 +314,11 @@ func (sub *Subscription) send(d *delivery) bool {
 func (sub *Subscription) run() {
 	defer func() {
 		sub.mu.Lock()
-		ids := make([]string, 0, len(sub.following))
+		ids := make([]string, 0, len(sub.following)+len(sub.unfollows))
 		for id := range sub.following {
 			ids = append(ids, id)
 		}
+		ids = append(ids, sub.unfollows...)
 		sub.mu.Unlock()
 		sub.svc.hub.removeSubscription(sub, ids)
 	}()
@@ -269,6 +333,7 @@ func (sub *Subscription) run() {
 			return
 		}
 		for {
+			sub.unfollowLeft()
 			sub.mu.Lock()
 			controls, reconcile := sub.controls, sub.reconcile
 			sub.controls, sub.reconcile = nil, false
@@ -315,9 +380,24 @@ func (sub *Subscription) resume() error {
 	if err := sub.follow(ctx, ids); err != nil {
 		return err
 	}
-
+	// A removal committed since the read above may have passed the
+	// streams before we were in them. From now on every removal reaches
+	// us, so one more read settles it: chats left meanwhile are skipped,
+	// as if left while disconnected.
+	now, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	if err != nil {
+		return fmt.Errorf("chat: subscribe: %w", err)
+	}
+	member := make(map[string]bool, len(now))
+	for _, id := range now {
+		member[id] = true
+	}
 	var listed []string
 	for _, id := range ids {
+		if !member[id] {
+			sub.leave(id, 0)
+			continue
+		}
 		if _, ok := sub.positions[id]; ok {
 			listed = append(listed, id)
 		}
@@ -406,7 +486,7 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 				// added back since.
 				_, err := sub.svc.store.GetMember(ctx, chatID, sub.user)
 				if errors.Is(err, ErrNotFound) {
-					sub.leave(chatID)
+					sub.leave(chatID, ev.Seq)
 					return nil
 				}
 				if err != nil {
@@ -435,7 +515,7 @@ func (sub *Subscription) release(unhold func()) {
 		sub.mu.Unlock()
 		for _, d := range batch {
 			sub.mu.Lock()
-			fresh := sub.advanceLocked(d)
+			fresh := sub.wantedLocked(d) && sub.advanceLocked(d)
 			sub.mu.Unlock()
 			if fresh && !sub.send(d) {
 				return
@@ -445,23 +525,39 @@ func (sub *Subscription) release(unhold func()) {
 }
 
 // handleControl follows a chat the user was just added to and passes the
-// event on: chat.created first, then the chat's events from the start.
+// announcement on: chat.created first, then the chat's events from the
+// start. ev names the chat and, as its Seq, the LastSeq the chat had when
+// it was announced; the chat itself comes from the node's chatCache.
 func (sub *Subscription) handleControl(ev Event) error {
-	if ev.Type != EventChatCreated || ev.Chat == nil {
+	if ev.Type != EventChatCreated {
 		return nil
 	}
+	ctx, cancel := sub.contextUntilDone()
+	defer cancel()
+	c, err := sub.svc.hub.chats.get(ctx, ev.ChatID, ev.Seq)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		if serr := sub.Err(); serr != nil {
+			return serr
+		}
+		return fmt.Errorf("chat: follow new chat: %w", err)
+	}
+	c = copyChat(c)
+	announce := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
 	sub.mu.Lock()
 	known := sub.following[ev.ChatID]
 	sub.mu.Unlock()
 	if known {
 		// Followed since the resume: its events already flow. The reader
 		// still learns that the chat is new.
-		if !sub.send(&delivery{Event: ev}) {
+		if !sub.send(&delivery{Event: announce}) {
 			return sub.Err()
 		}
 		return nil
 	}
-	return sub.join(ev)
+	return sub.join(announce)
 }
 
 // join follows chatID, announcing it with ev, and replays the chat from its
@@ -473,9 +569,19 @@ func (sub *Subscription) join(ev Event) error {
 	sub.mu.Lock()
 	sub.following[chatID] = true
 	sub.holding[chatID] = true
+	delete(sub.cut, chatID)
 	sub.mu.Unlock()
 	if err := sub.follow(ctx, []string{chatID}); err != nil {
 		return err
+	}
+	// Removed again before the stream had us: the removal may have passed
+	// it unseen. Later ones reach us.
+	if _, err := sub.svc.store.GetMember(ctx, chatID, sub.user); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			sub.leave(chatID, 0)
+			return nil
+		}
+		return fmt.Errorf("chat: follow new chat: %w", err)
 	}
 	if !sub.send(&delivery{Event: ev}) {
 		return sub.Err()

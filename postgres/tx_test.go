@@ -137,16 +137,24 @@ func TestAppendMessageUniqueViolationReturnsOriginal(t *testing.T) {
 		m, created, err := s.AppendMessage(ctx, chat.Message{ChatID: "g", Sender: "alice", Text: "mine", ClientID: "k", CreatedAt: testNow()})
 		done <- result{m, created, err}
 	}()
-	// The send's insert waits on the rogue's uncommitted index entry.
-	require.Eventually(t, func() bool {
-		var waiting bool
+	// The send's insert waits on the rogue's uncommitted index entry. The
+	// wait is polled until it shows or the send ends without it: on a busy
+	// shared server that can take any time, so there is no bound but the
+	// test's own.
+	var r result
+	for waiting := false; !waiting; {
+		select {
+		case r = <-done:
+			t.Fatalf("the send ended without waiting for the rogue's lock: %+v", r)
+		case <-time.After(10 * time.Millisecond):
+		}
 		err := db.GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 			WHERE wait_event_type = 'Lock' AND query LIKE '%"`+cfg.Schema+`".append_message(%')`)
-		return err == nil && waiting
-	}, 10*time.Second, 10*time.Millisecond)
+		require.NoError(t, err)
+	}
 	require.NoError(t, rogue.Commit())
 
-	r := <-done
+	r = <-done
 	require.NoError(t, r.err)
 	require.False(t, r.created)
 	require.Equal(t, "rogue", r.m.Text)
