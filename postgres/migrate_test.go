@@ -110,7 +110,9 @@ func TestMigrationsAppliedByHand(t *testing.T) {
 }
 
 func TestConfigSchemaMustBePlainIdentifier(t *testing.T) {
-	db := sqlx.NewDb(nil, "postgres") // New and the check in Migrate do not touch it.
+	db, err := sqlx.Open("postgres", "postgres://127.0.0.1:1/unused") // New and the check in Migrate do not connect.
+	require.NoError(t, err)
+	defer db.Close()
 	for _, bad := range []string{"Chat", "1chat", "chat-x", `chat"; DROP TABLE x; --`, "a.b", " chat", string(make([]byte, 64))} {
 		_, err := New(db, Config{Schema: bad})
 		require.Error(t, err, "New with schema %q", bad)
@@ -120,8 +122,10 @@ func TestConfigSchemaMustBePlainIdentifier(t *testing.T) {
 		_, err := New(db, Config{Schema: good})
 		require.NoError(t, err, "New with schema %q", good)
 	}
-	_, err := New(nil, Config{})
+	_, err = New(nil, Config{})
 	require.Error(t, err, "New with a nil db")
+	_, err = New(sqlx.NewDb(nil, "postgres"), Config{})
+	require.Error(t, err, "New with a nil *sql.DB")
 }
 
 // A schema that a development build migrated with the numbered migrations

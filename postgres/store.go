@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"slices"
@@ -28,14 +29,20 @@ var (
 // empty.
 const DefaultSchema = "chat"
 
-// Config says where the Store's tables live. The zero value uses
-// DefaultSchema.
+// Config says where the Store's tables live and where it logs. The zero
+// value uses DefaultSchema and logs nothing.
 type Config struct {
 	// Schema is the PostgreSQL schema of the tables, so that they never
 	// collide with the host app's own. It must be a plain lower-case SQL
 	// identifier: a letter or underscore, then letters, digits or
 	// underscores, at most 63 bytes. Empty means DefaultSchema.
 	Schema string
+
+	// Logger receives the Store's warnings, such as New's warning that
+	// the pool of db is configured to churn connections or to exceed the
+	// server's connection limit (see the package documentation). Nil
+	// discards them, as chat.Config.Logger does.
+	Logger *slog.Logger
 }
 
 var plainIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -65,15 +72,23 @@ type Store struct {
 
 // New returns a Store that keeps its tables in cfg.Schema of db, which must
 // have been brought up to date with Migrate. New does not touch the
-// database; db stays the caller's to configure and close.
+// database; db stays the caller's to configure and close. Configure its
+// pool before calling New: New logs a warning to cfg.Logger if the pool is
+// unbounded or keeps fewer idle connections than it opens, which makes it
+// open new PostgreSQL sessions under steady load.
 func New(db *sqlx.DB, cfg Config) (*Store, error) {
-	if db == nil {
+	if db == nil || db.DB == nil {
 		return nil, errors.New("postgres: new store: db is nil")
 	}
 	schema, err := cfg.schema()
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	checkPool(db.DB, log)
 	return &Store{db: db, q: newQueries(schema)}, nil
 }
 
