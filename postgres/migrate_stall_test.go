@@ -182,5 +182,5 @@ func TestMigrationStallOnALargeMessagesTable(t *testing.T) {
 	require.Equal(t, []bool{true, true}, valid)
 	var versions []int64
 	require.NoError(t, db.SelectContext(ctx, &versions, s.q.fill(`SELECT version FROM {schema}.schema_migrations ORDER BY version`)))
-	require.Equal(t, []int64{1, next, next + 1, next + 2, next + 3}, versions)
+	require.Equal(t, append(embeddedVersions(t), next, next+1, next+2, next+3), versions)
 }

@@ -66,8 +66,9 @@ func (c Config) schema() (string, error) {
 // calls succeed again. Calls made while the database cannot be reached fail
 // with an error wrapping chat.ErrUnavailable.
 type Store struct {
-	db *sqlx.DB
-	q  queries
+	db    *sqlx.DB
+	q     queries
+	batch batcher
 }
 
 // New returns a Store that keeps its tables in cfg.Schema of db, which must
@@ -89,7 +90,9 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	checkPool(db.DB, log)
-	return &Store{db: db, q: newQueries(schema)}, nil
+	s := &Store{db: db, q: newQueries(schema)}
+	s.batch.s = s
+	return s, nil
 }
 
 // chatRow is a row of chats with its members, sorted by user id, their
@@ -363,29 +366,33 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 	return seqs, nil
 }
 
-// AppendMessage implements chat.Store. The send is one statement, a call of
-// the append_message function that the migrations create, so it is
-// atomic without a transaction of its own.
+// AppendMessage implements chat.Store. The send is one call of the
+// append_message function that the migrations create, so it is atomic
+// without a transaction of its own; concurrent sends, and the other
+// single-event writes, are committed together (see Store).
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	stored, created, err := s.appendMessage(ctx, s.db, m)
+	const op = "append message"
+	row, err := s.batch.write(ctx, &writeItem{kind: writeAppend, chatID: m.ChatID, userID: m.Sender, other: m.ClientID,
+		text: m.Text, metadata: m.Metadata, at: m.CreatedAt})
 	if isClientIDViolation(err) {
 		// Only a writer that skipped the chat row lock can get here, for
 		// example a host inserting rows itself; its message is the original.
 		var row messageRow
 		if err := s.db.GetContext(ctx, &row, s.q.messageByClientID, m.ChatID, m.Sender, m.ClientID); err != nil {
-			return chat.Message{}, false, wrapErr("append message", fmt.Errorf("read the message with client id %q: %w", m.ClientID, err))
+			return chat.Message{}, false, wrapErr(op, fmt.Errorf("read the message with client id %q: %w", m.ClientID, err))
 		}
 		return row.message(), false, nil
 	}
 	if err != nil {
-		return chat.Message{}, false, err
+		return chat.Message{}, false, wrapErr(op, err)
 	}
-	return stored, created, nil
+	return appended(m, row)
 }
 
 // AppendMessageTx is AppendMessage inside the caller's transaction, so that
 // a message and the host app's own rows are committed together or not at
 // all. The seq is taken in tx: a rollback gives it back and leaves no gap.
+// It is never batched with other writes.
 //
 // Until tx ends it holds the lock of the chat's row, so other sends to that
 // chat wait for it: keep tx short. The message is invisible to others until
@@ -397,27 +404,19 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 // COMMITTED isolation; under REPEATABLE READ or SERIALIZABLE a concurrent
 // send to the same chat makes the call fail with a serialization error.
 func (s *Store) AppendMessageTx(ctx context.Context, tx *sqlx.Tx, m chat.Message) (chat.Message, bool, error) {
-	return s.appendMessage(ctx, tx, m)
-}
-
-// appendMessage runs append_message through q, the pool or a
-// transaction.
-func (s *Store) appendMessage(ctx context.Context, q sqlx.QueryerContext, m chat.Message) (chat.Message, bool, error) {
-	const op = "append message"
-	var row struct {
-		Status    string         `db:"r_status"`
-		Seq       sql.NullInt64  `db:"r_seq"`
-		Text      sql.NullString `db:"r_text"`
-		Metadata  []byte         `db:"r_metadata"`
-		CreatedAt sql.NullTime   `db:"r_created_at"`
-		EditedAt  sql.NullTime   `db:"r_edited_at"`
-		Deleted   sql.NullBool   `db:"r_deleted"`
-	}
-	err := sqlx.GetContext(ctx, q, &row, s.q.appendMessage,
+	var row writeRow
+	err := tx.GetContext(ctx, &row, s.q.appendMessage,
 		m.ChatID, m.Sender, m.ClientID, m.Text, metadataArg(m.Metadata), m.CreatedAt)
 	if err != nil {
-		return chat.Message{}, false, wrapErr(op, err)
+		return chat.Message{}, false, wrapErr("append message", err)
 	}
+	return appended(m, row)
+}
+
+// appended turns what append_message returned for m into AppendMessage's
+// result.
+func appended(m chat.Message, row writeRow) (chat.Message, bool, error) {
+	const op = "append message"
 	switch row.Status {
 	case "no_chat":
 		return chat.Message{}, false, notFound(op, "chat %q", m.ChatID)
