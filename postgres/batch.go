@@ -272,6 +272,32 @@ const batchRetries = 3
 // writeMany performs batch with one call of write_batch: one statement,
 // one commit. The rows are in the order of batch.
 func (s *Store) writeMany(ctx context.Context, batch []*writeItem) ([]writeRow, error) {
+	args := writeBatchArgs(batch)
+	var rows []writeRow
+	var err error
+	for range batchRetries {
+		rows = rows[:0]
+		err = s.db.SelectContext(ctx, &rows, s.q.writeBatch, args...)
+		if pq.As(err, pqerror.TRDeadlockDetected) == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != len(batch) {
+		return nil, fmt.Errorf("write_batch returned %d rows for %d writes", len(rows), len(batch))
+	}
+	for i, r := range rows {
+		if r.Item != i+1 {
+			return nil, fmt.Errorf("write_batch returned item %d in place %d", r.Item, i+1)
+		}
+	}
+	return rows, nil
+}
+
+// writeBatchArgs returns the arrays that write_batch takes for batch.
+func writeBatchArgs(batch []*writeItem) []any {
 	n := len(batch)
 	kinds, chats, users, others, texts, ats := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	metadata := make([]sql.NullString, n)
@@ -283,29 +309,8 @@ func (s *Store) writeMany(ctx context.Context, batch []*writeItem) ([]writeRow, 
 		}
 		ats[i] = it.at.Format("2006-01-02 15:04:05.999999-07:00")
 	}
-	var rows []writeRow
-	var err error
-	for range batchRetries {
-		rows = rows[:0]
-		err = s.db.SelectContext(ctx, &rows, s.q.writeBatch,
-			pq.StringArray(kinds), pq.StringArray(chats), pq.StringArray(users), pq.StringArray(others),
-			pq.StringArray(texts), pq.GenericArray{A: metadata}, seqs, pq.StringArray(ats))
-		if pq.As(err, pqerror.TRDeadlockDetected) == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) != n {
-		return nil, fmt.Errorf("write_batch returned %d rows for %d writes", len(rows), n)
-	}
-	for i, r := range rows {
-		if r.Item != i+1 {
-			return nil, fmt.Errorf("write_batch returned item %d in place %d", r.Item, i+1)
-		}
-	}
-	return rows, nil
+	return []any{pq.StringArray(kinds), pq.StringArray(chats), pq.StringArray(users), pq.StringArray(others),
+		pq.StringArray(texts), pq.GenericArray{A: metadata}, seqs, pq.StringArray(ats)}
 }
 
 // Close stops the Store's group commit: it waits until every write that

@@ -34,7 +34,7 @@ import (
 //     transaction, the floor that group commit is measured against.
 //
 // Every variant does b.N sends, so ns/op compare directly; sends/s is
-// b.N over the elapsed time. The pgbench variants are skipped when
+// b.N over the elapsed time, and sends/commit the Store's mean batch. The pgbench variants are skipped when
 // pgbench is not installed.
 //
 //	go test -run '^$' -bench DurableSends -benchtime 20000x ./postgres
@@ -45,6 +45,11 @@ func BenchmarkDurableSends(b *testing.B) {
 			db := openTestDB(b, min(c.senders, 4))
 			s := newTestStore(b, db)
 			ids := benchChats(b, db, s, c.chats, c.senders)
+			var writes, written atomic.Int64 // statements sent, and the sends they carried
+			s.batch.beforeWrite = func(batch []*writeItem) {
+				writes.Add(1)
+				written.Add(int64(len(batch)))
+			}
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ResetTimer()
@@ -68,6 +73,7 @@ func BenchmarkDurableSends(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+			b.ReportMetric(float64(written.Load())/float64(max(writes.Load(), 1)), "sends/commit")
 		})
 		if pgbench == "" {
 			continue

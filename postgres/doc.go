@@ -18,6 +18,7 @@
 //	if err != nil {
 //		return err
 //	}
+//	defer store.Close() // before db.Close: waits for the writes in flight
 //	// store is ready to back the chat.Service.
 //
 // Size the pool before New. database/sql keeps 2 idle connections unless
@@ -39,7 +40,10 @@
 //
 // Every chat's events get gap-free sequence numbers, assigned from the chat's
 // row in the same transaction as the insert, even when many servers write to
-// one chat. To send a message in the same transaction as the host app's own
+// one chat. Concurrent sends and other single-event writes are committed
+// together (group commit: one statement and one WAL flush for all the writes
+// that queued while the previous commit was in flight), each with its own
+// result. To send a message in the same transaction as the host app's own
 // writes, use Store.AppendMessageTx.
 //
 // Errors caused by a database that cannot be reached wrap chat.ErrUnavailable;

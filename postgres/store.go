@@ -65,6 +65,16 @@ func (c Config) schema() (string, error) {
 // database restarts, the pool of the *sqlx.DB opens fresh connections and
 // calls succeed again. Calls made while the database cannot be reached fail
 // with an error wrapping chat.ErrUnavailable.
+//
+// Sends, edits, deletes, read markers and member changes are committed in
+// groups: a write that finds another of the Store's writes in flight
+// waits for it, and then goes to PostgreSQL together with every write that
+// queued meanwhile, as one statement and one commit. Each keeps every
+// guarantee of chat.Store and gets its own result. A write that finds
+// nothing in flight is written at once, so a lone write is not delayed.
+// A caller whose context ends while its write waits or is in flight
+// returns at once; the write then happens entirely or not at all. Call
+// Close when shutting down, before closing db.
 type Store struct {
 	db    *sqlx.DB
 	q     queries

@@ -122,6 +122,8 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 			b.close()
 			return nil, err
 		}
+		// Closed before db: it waits for the writes it has accepted.
+		closers = append(closers, func() { store.Close() })
 		b.store = store
 		log.Info("using PostgreSQL store")
 	}
