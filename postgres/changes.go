@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/embedchat/chat"
@@ -13,18 +12,11 @@ import (
 // chat's row before any check, so a refused edit takes no seq.
 func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event, bool, error) {
 	const op = "edit message"
-	var row struct {
-		Status    string         `db:"r_status"`
-		EventSeq  sql.NullInt64  `db:"r_event_seq"`
-		Sender    sql.NullString `db:"r_sender"`
-		Text      sql.NullString `db:"r_text"`
-		ClientID  sql.NullString `db:"r_client_id"`
-		Metadata  []byte         `db:"r_metadata"`
-		CreatedAt sql.NullTime   `db:"r_created_at"`
-		EditedAt  sql.NullTime   `db:"r_edited_at"`
-		Deleted   sql.NullBool   `db:"r_deleted"`
+	it := &writeItem{kind: writeEdit, chatID: e.ChatID, seq: e.Seq, userID: e.UserID, text: e.Text, at: e.At}
+	if e.Delete {
+		it.kind = writeDelete
 	}
-	err := s.db.GetContext(ctx, &row, s.q.editMessage, e.ChatID, e.Seq, e.UserID, e.Delete, e.Text, e.At)
+	row, err := s.batch.write(ctx, it)
 	if err != nil {
 		return chat.Event{}, false, wrapErr(op, err)
 	}
@@ -51,7 +43,7 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 			EditedAt:  row.EditedAt,
 			Deleted:   row.Deleted.Bool,
 		}.message()
-		ev := chat.Event{Type: chat.EventMessageUpdated, ChatID: e.ChatID, Seq: row.EventSeq.Int64, Message: &m}
+		ev := chat.Event{Type: chat.EventMessageUpdated, ChatID: e.ChatID, Seq: row.Seq.Int64, Message: &m}
 		if e.Delete {
 			ev.Type = chat.EventMessageDeleted
 		}
@@ -66,34 +58,25 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 // waits for sends to the chat.
 func (s *Store) MarkRead(ctx context.Context, chatID, userID string, seq int64) (int64, bool, error) {
 	const op = "mark read"
-	var row struct {
-		Status  string        `db:"r_status"`
-		ReadSeq sql.NullInt64 `db:"r_read_seq"`
-	}
-	if err := s.db.GetContext(ctx, &row, s.q.markRead, chatID, userID, seq); err != nil {
+	row, err := s.batch.write(ctx, &writeItem{kind: writeRead, chatID: chatID, userID: userID, seq: seq})
+	if err != nil {
 		return 0, false, wrapErr(op, err)
 	}
 	switch row.Status {
 	case "not_member":
 		return 0, false, notFound(op, "member %q of chat %q", userID, chatID)
 	case "moved", "unchanged":
-		return row.ReadSeq.Int64, row.Status == "moved", nil
+		return row.Seq.Int64, row.Status == "moved", nil
 	}
 	return 0, false, fmt.Errorf("postgres: %s: mark_read returned status %q", op, row.Status)
-}
-
-// memberChangeRow is what add_member and remove_member return.
-type memberChangeRow struct {
-	Status string        `db:"r_status"`
-	Seq    sql.NullInt64 `db:"r_seq"`
 }
 
 // AddMember implements chat.Store, with one call of the add_member
 // function, which locks the chat's row before any check.
 func (s *Store) AddMember(ctx context.Context, c chat.MemberChange) (chat.Event, bool, error) {
 	const op = "add member"
-	var row memberChangeRow
-	if err := s.db.GetContext(ctx, &row, s.q.addMember, c.ChatID, c.ActorID, c.UserID, c.At, int64(c.MaxMembers)); err != nil {
+	row, err := s.batch.write(ctx, &writeItem{kind: writeAdd, chatID: c.ChatID, userID: c.ActorID, other: c.UserID, at: c.At, seq: int64(c.MaxMembers)})
+	if err != nil {
 		return chat.Event{}, false, wrapErr(op, err)
 	}
 	ev := chat.Event{Type: chat.EventMemberAdded, ChatID: c.ChatID, UserID: c.UserID}
@@ -119,8 +102,8 @@ func (s *Store) AddMember(ctx context.Context, c chat.MemberChange) (chat.Event,
 // function, which locks the chat's row before any check.
 func (s *Store) RemoveMember(ctx context.Context, c chat.MemberChange) (chat.Event, error) {
 	const op = "remove member"
-	var row memberChangeRow
-	if err := s.db.GetContext(ctx, &row, s.q.removeMember, c.ChatID, c.ActorID, c.UserID, c.At); err != nil {
+	row, err := s.batch.write(ctx, &writeItem{kind: writeRemove, chatID: c.ChatID, userID: c.ActorID, other: c.UserID, at: c.At})
+	if err != nil {
 		return chat.Event{}, wrapErr(op, err)
 	}
 	switch row.Status {

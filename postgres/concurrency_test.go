@@ -23,6 +23,7 @@ func twoStores(t *testing.T, maxConns int) [2]*Store {
 	for i, db := range []*sqlx.DB{db1, db2} {
 		s, err := New(db, cfg)
 		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		stores[i] = s
 	}
 	return stores

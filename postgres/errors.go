@@ -45,6 +45,7 @@ func unavailable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, ErrClosed),
 		// The caller's deadline passed while waiting for a connection from
 		// the pool or for a server that does not answer.
 		errors.Is(err, context.DeadlineExceeded):

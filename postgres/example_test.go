@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"log"
+	"log/slog"
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // The "postgres" driver.
@@ -20,8 +21,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer db.Close()
+	db.SetMaxOpenConns(16) // A bound, and as many idle: no session churn.
+	db.SetMaxIdleConns(16)
 
-	cfg := postgres.Config{Schema: "chat"}
+	cfg := postgres.Config{Schema: "chat", Logger: slog.Default()}
 	if err := postgres.Migrate(ctx, db, cfg); err != nil {
 		log.Fatal(err)
 	}
@@ -29,6 +32,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer store.Close() // Runs before db.Close: waits for writes in flight.
 	c, err := store.GetChat(ctx, "c1")
 	if err != nil {
 		log.Fatal(err)

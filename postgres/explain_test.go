@@ -256,3 +256,49 @@ func fillForExplain(t *testing.T, ctx context.Context, db *sqlx.DB, s *Store) {
 	}
 	requireOrdinals(t, s)
 }
+
+// TestExplainWriteBatch shows where the time of a group commit goes: it
+// runs write_batch with 64 sends, into 64 of 1,000 chats and into one
+// chat, under EXPLAIN ANALYZE in a transaction that is rolled back (the
+// server's execution time, without the commit), and then for real in
+// autocommit (execution, commit with its WAL flush, and the round trip),
+// and logs both. It only runs when CHAT_PG_EXPLAIN=1:
+//
+//	CHAT_PG_EXPLAIN=1 go test -run TestExplainWriteBatch -v ./postgres
+func TestExplainWriteBatch(t *testing.T) {
+	if os.Getenv("CHAT_PG_EXPLAIN") != "1" {
+		t.Skip("set CHAT_PG_EXPLAIN=1 to time write_batch")
+	}
+	const n = 64
+	db := openTestDB(t, 1)
+	s := newTestStore(t, db)
+	ctx := t.Context()
+	ids := benchChats(t, db, s, 1000, n)
+	batch := func(spread bool, round int) []*writeItem {
+		items := make([]*writeItem, n)
+		for i := range items {
+			chatID := ids[0]
+			if spread {
+				chatID = ids[(round*n+i)%len(ids)]
+			}
+			items[i] = &writeItem{kind: writeAppend, chatID: chatID, userID: fmt.Sprintf("u%d", i), text: "hello", at: testNow()}
+		}
+		return items
+	}
+	for _, spread := range []bool{true, false} {
+		for round := range 5 {
+			items := batch(spread, round)
+			tx, err := db.BeginTxx(ctx, nil)
+			require.NoError(t, err)
+			var plan []string
+			require.NoError(t, tx.SelectContext(ctx, &plan, `EXPLAIN (ANALYZE, BUFFERS) `+s.q.writeBatch, writeBatchArgs(items)...))
+			require.NoError(t, tx.Rollback())
+			start := time.Now()
+			rows, err := s.writeMany(ctx, items)
+			require.NoError(t, err)
+			require.Len(t, rows, n)
+			t.Logf("64 sends into %s: server execution %s; in autocommit from Go (execution, commit, round trip): %s",
+				map[bool]string{true: "64 chats", false: "one chat"}[spread], strings.TrimPrefix(plan[len(plan)-1], "Execution Time: "), time.Since(start).Round(10*time.Microsecond))
+		}
+	}
+}

@@ -76,6 +76,7 @@ func newTestStore(t testing.TB, db *sqlx.DB) *Store {
 	t.Helper()
 	s, err := New(db, newTestSchema(t, db))
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
 }
 

@@ -45,19 +45,25 @@ func TestMigrateConcurrentlyFromSeveralPools(t *testing.T) {
 	requireVersions(t, dbs[0], cfg.Schema)
 }
 
+// embeddedVersions returns the versions of the embedded migrations.
+func embeddedVersions(t testing.TB) []int64 {
+	t.Helper()
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	versions := make([]int64, len(ms))
+	for i, m := range ms {
+		versions[i] = m.version
+	}
+	return versions
+}
+
 // requireVersions checks that schema_migrations records every embedded
 // migration exactly once.
 func requireVersions(t *testing.T, db *sqlx.DB, schema string) {
 	t.Helper()
-	ms, err := loadMigrations()
-	require.NoError(t, err)
-	want := make([]int64, len(ms))
-	for i, m := range ms {
-		want[i] = m.version
-	}
 	var got []int64
 	require.NoError(t, db.SelectContext(t.Context(), &got, `SELECT version FROM `+schema+`.schema_migrations ORDER BY version`))
-	require.Equal(t, want, got)
+	require.Equal(t, embeddedVersions(t), got)
 }
 
 func TestMigrationsAreNumbered(t *testing.T) {
@@ -110,7 +116,9 @@ func TestMigrationsAppliedByHand(t *testing.T) {
 }
 
 func TestConfigSchemaMustBePlainIdentifier(t *testing.T) {
-	db := sqlx.NewDb(nil, "postgres") // New and the check in Migrate do not touch it.
+	db, err := sqlx.Open("postgres", "postgres://127.0.0.1:1/unused") // New and the check in Migrate do not connect.
+	require.NoError(t, err)
+	defer db.Close()
 	for _, bad := range []string{"Chat", "1chat", "chat-x", `chat"; DROP TABLE x; --`, "a.b", " chat", string(make([]byte, 64))} {
 		_, err := New(db, Config{Schema: bad})
 		require.Error(t, err, "New with schema %q", bad)
@@ -120,8 +128,10 @@ func TestConfigSchemaMustBePlainIdentifier(t *testing.T) {
 		_, err := New(db, Config{Schema: good})
 		require.NoError(t, err, "New with schema %q", good)
 	}
-	_, err := New(nil, Config{})
+	_, err = New(nil, Config{})
 	require.Error(t, err, "New with a nil db")
+	_, err = New(sqlx.NewDb(nil, "postgres"), Config{})
+	require.Error(t, err, "New with a nil *sql.DB")
 }
 
 // A schema that a development build migrated with the numbered migrations
@@ -154,4 +164,113 @@ func TestMigrateRefusesAPrereleaseSchema(t *testing.T) {
 	_, err = db.ExecContext(ctx, `INSERT INTO `+other.Schema+`.schema_migrations (version, name) VALUES (1000, 'from_the_future')`)
 	require.NoError(t, err)
 	require.NoError(t, Migrate(ctx, db, other))
+}
+
+// Several processes migrating at once, with a migration that builds an
+// index CONCURRENTLY outside a transaction: the ones that wait for the
+// lock must not hold a snapshot that the index build waits for, or the
+// two would deadlock.
+func TestMigrateNonTransactionalConcurrentlyFromSeveralPools(t *testing.T) {
+	const pools, perPool = 3, 2
+	dbs := make([]*sqlx.DB, pools)
+	for i := range dbs {
+		dbs[i] = openTestDB(t, perPool)
+	}
+	cfg := Config{Schema: randomSchema(t)}
+	dropSchemaOnCleanup(t, dbs[0], cfg.Schema)
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	next := ms[len(ms)-1].version + 1
+	ms = append(ms,
+		migration{version: next, name: "index_concurrently", noTx: true, sql: `
+			DROP INDEX CONCURRENTLY IF EXISTS messages_created_at_idx;
+			CREATE INDEX CONCURRENTLY messages_created_at_idx ON messages (created_at);`},
+		migration{version: next + 1, name: "after_it", sql: `COMMENT ON INDEX messages_created_at_idx IS 'built concurrently'`},
+	)
+
+	errs := make(chan error, pools*perPool)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, db := range dbs {
+		for range perPool {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs <- migrate(t.Context(), db, cfg.Schema, ms)
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var versions []int64
+	require.NoError(t, dbs[0].SelectContext(t.Context(), &versions, `SELECT version FROM `+cfg.Schema+`.schema_migrations ORDER BY version`))
+	require.Equal(t, append(embeddedVersions(t), next, next+1), versions)
+	var valid bool
+	require.NoError(t, dbs[0].GetContext(t.Context(), &valid, `SELECT indisvalid FROM pg_index WHERE indexrelid = $1::regclass`, cfg.Schema+".messages_created_at_idx"))
+	require.True(t, valid)
+
+	// Migrate leaves no session state behind on the pooled connections.
+	for _, db := range dbs {
+		var searchPath string
+		require.NoError(t, db.GetContext(t.Context(), &searchPath, `SHOW search_path`))
+		require.Equal(t, `"$user", public`, searchPath)
+	}
+}
+
+// A failed non-transactional migration is not recorded, and the next
+// Migrate runs it again from its first statement.
+func TestMigrateNonTransactionalFailureIsRetried(t *testing.T) {
+	db := openTestDB(t, 1)
+	cfg := newTestSchema(t, db)
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	next := ms[len(ms)-1].version + 1
+	failing := migration{version: next, name: "index", noTx: true, sql: `
+		DROP INDEX CONCURRENTLY IF EXISTS messages_text_idx;
+		CREATE UNIQUE INDEX CONCURRENTLY messages_text_idx ON messages (text);`}
+	_, err = db.ExecContext(t.Context(), `INSERT INTO `+cfg.Schema+`.chats (id, kind, title, created_by, created_at, last_activity_at) VALUES ('c', 'group', '', 'u', now(), now());
+		INSERT INTO `+cfg.Schema+`.messages (chat_id, seq, sender, text, created_at, ordinal, sender_ordinal) VALUES ('c', 1, 'u', 'same', now(), 1, 1), ('c', 2, 'u', 'same', now(), 2, 2)`)
+	require.NoError(t, err)
+	err = migrate(t.Context(), db, cfg.Schema, append(ms, failing))
+	require.ErrorContains(t, err, "statement 2 of 2")
+	var versions []int64
+	require.NoError(t, db.SelectContext(t.Context(), &versions, `SELECT version FROM `+cfg.Schema+`.schema_migrations ORDER BY version`))
+	require.Equal(t, embeddedVersions(t), versions)
+
+	_, err = db.ExecContext(t.Context(), `UPDATE `+cfg.Schema+`.messages SET text = 'other' WHERE seq = 2`)
+	require.NoError(t, err)
+	require.NoError(t, migrate(t.Context(), db, cfg.Schema, append(ms, failing)), "the invalid index of the failed run is dropped and built again")
+	var valid bool
+	require.NoError(t, db.GetContext(t.Context(), &valid, `SELECT indisvalid FROM pg_index WHERE indexrelid = $1::regclass`, cfg.Schema+".messages_text_idx"))
+	require.True(t, valid)
+}
+
+func TestSplitStatements(t *testing.T) {
+	stmts, err := splitStatements(`
+		-- a comment; with a semicolon
+		SET lock_timeout = '1s';
+		/* block; comment */ CREATE INDEX CONCURRENTLY i ON t (";x");
+		DO $body$ BEGIN PERFORM 'a;b'; COMMIT; END $body$;
+		DO $$ BEGIN RAISE NOTICE 'it''s; fine'; END $$;
+		SELECT $1::int;
+		-- only a comment after the last statement
+	`)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		`-- a comment; with a semicolon
+		SET lock_timeout = '1s'`,
+		`/* block; comment */ CREATE INDEX CONCURRENTLY i ON t (";x")`,
+		`DO $body$ BEGIN PERFORM 'a;b'; COMMIT; END $body$`,
+		`DO $$ BEGIN RAISE NOTICE 'it''s; fine'; END $$`,
+		`SELECT $1::int`,
+	}, stmts)
+	for _, bad := range []string{`SELECT 'x`, `DO $$ BEGIN`, `/* x`} {
+		_, err := splitStatements(bad)
+		require.Error(t, err, bad)
+	}
 }

@@ -29,6 +29,7 @@ type queries struct {
 	addMember         string
 	removeMember      string
 	unreadCounts      string
+	writeBatch        string
 }
 
 func newQueries(schema string) queries {
@@ -54,6 +55,7 @@ func newQueries(schema string) queries {
 		addMember:         r.Replace(addMemberSQL),
 		removeMember:      r.Replace(removeMemberSQL),
 		unreadCounts:      r.Replace(unreadCountsSQL),
+		writeBatch:        r.Replace(writeBatchSQL),
 	}
 }
 
@@ -182,17 +184,22 @@ ORDER BY seq
 LIMIT $3`
 
 const editMessageSQL = `
-SELECT r_status, r_event_seq, r_sender, r_text, r_client_id, r_metadata, r_created_at, r_edited_at, r_deleted
+SELECT r_status, r_event_seq AS r_seq, r_sender, r_text, r_client_id, r_metadata, r_created_at, r_edited_at, r_deleted
 FROM {schema}.edit_message($1, $2, $3, $4, $5, $6)`
 
 const markReadSQL = `
-SELECT r_status, r_read_seq FROM {schema}.mark_read($1, $2, $3)`
+SELECT r_status, r_read_seq AS r_seq FROM {schema}.mark_read($1, $2, $3)`
 
 const addMemberSQL = `
 SELECT r_status, r_seq FROM {schema}.add_member($1, $2, $3, $4, $5)`
 
 const removeMemberSQL = `
 SELECT r_status, r_seq FROM {schema}.remove_member($1, $2, $3, $4)`
+
+// writeBatchSQL performs many single-event writes in one statement; see
+// migrations/002_write_batch.up.sql.
+const writeBatchSQL = `
+SELECT * FROM {schema}.write_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[], $7::bigint[], $8::timestamptz[])`
 
 // unreadCountsSQL counts, for each of the user's memberships among the
 // chats $2, the messages of others after the marker, not deleted, as

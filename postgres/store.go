@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"slices"
@@ -28,14 +29,20 @@ var (
 // empty.
 const DefaultSchema = "chat"
 
-// Config says where the Store's tables live. The zero value uses
-// DefaultSchema.
+// Config says where the Store's tables live and where it logs. The zero
+// value uses DefaultSchema and logs nothing.
 type Config struct {
 	// Schema is the PostgreSQL schema of the tables, so that they never
 	// collide with the host app's own. It must be a plain lower-case SQL
 	// identifier: a letter or underscore, then letters, digits or
 	// underscores, at most 63 bytes. Empty means DefaultSchema.
 	Schema string
+
+	// Logger receives the Store's warnings, such as New's warning that
+	// the pool of db is configured to churn connections or to exceed the
+	// server's connection limit (see the package documentation). Nil
+	// discards them, as chat.Config.Logger does.
+	Logger *slog.Logger
 }
 
 var plainIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -58,23 +65,44 @@ func (c Config) schema() (string, error) {
 // database restarts, the pool of the *sqlx.DB opens fresh connections and
 // calls succeed again. Calls made while the database cannot be reached fail
 // with an error wrapping chat.ErrUnavailable.
+//
+// Sends, edits, deletes, read markers and member changes are committed in
+// groups: a write that finds another of the Store's writes in flight
+// waits for it, and then goes to PostgreSQL together with every write that
+// queued meanwhile, as one statement and one commit. Each keeps every
+// guarantee of chat.Store and gets its own result. A write that finds
+// nothing in flight is written at once, so a lone write is not delayed.
+// A caller whose context ends while its write waits or is in flight
+// returns at once; the write then happens entirely or not at all. Call
+// Close when shutting down, before closing db.
 type Store struct {
-	db *sqlx.DB
-	q  queries
+	db    *sqlx.DB
+	q     queries
+	batch batcher
 }
 
 // New returns a Store that keeps its tables in cfg.Schema of db, which must
 // have been brought up to date with Migrate. New does not touch the
-// database; db stays the caller's to configure and close.
+// database; db stays the caller's to configure and close. Configure its
+// pool before calling New: New logs a warning to cfg.Logger if the pool is
+// unbounded or keeps fewer idle connections than it opens, which makes it
+// open new PostgreSQL sessions under steady load.
 func New(db *sqlx.DB, cfg Config) (*Store, error) {
-	if db == nil {
+	if db == nil || db.DB == nil {
 		return nil, errors.New("postgres: new store: db is nil")
 	}
 	schema, err := cfg.schema()
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, q: newQueries(schema)}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	checkPool(db.DB, log)
+	s := &Store{db: db, q: newQueries(schema)}
+	s.batch.s = s
+	return s, nil
 }
 
 // chatRow is a row of chats with its members, sorted by user id, their
@@ -348,29 +376,33 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 	return seqs, nil
 }
 
-// AppendMessage implements chat.Store. The send is one statement, a call of
-// the append_message function that the migrations create, so it is
-// atomic without a transaction of its own.
+// AppendMessage implements chat.Store. The send is one call of the
+// append_message function that the migrations create, so it is atomic
+// without a transaction of its own; concurrent sends, and the other
+// single-event writes, are committed together (see Store).
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	stored, created, err := s.appendMessage(ctx, s.db, m)
+	const op = "append message"
+	row, err := s.batch.write(ctx, &writeItem{kind: writeAppend, chatID: m.ChatID, userID: m.Sender, other: m.ClientID,
+		text: m.Text, metadata: m.Metadata, at: m.CreatedAt})
 	if isClientIDViolation(err) {
 		// Only a writer that skipped the chat row lock can get here, for
 		// example a host inserting rows itself; its message is the original.
 		var row messageRow
 		if err := s.db.GetContext(ctx, &row, s.q.messageByClientID, m.ChatID, m.Sender, m.ClientID); err != nil {
-			return chat.Message{}, false, wrapErr("append message", fmt.Errorf("read the message with client id %q: %w", m.ClientID, err))
+			return chat.Message{}, false, wrapErr(op, fmt.Errorf("read the message with client id %q: %w", m.ClientID, err))
 		}
 		return row.message(), false, nil
 	}
 	if err != nil {
-		return chat.Message{}, false, err
+		return chat.Message{}, false, wrapErr(op, err)
 	}
-	return stored, created, nil
+	return appended(m, row)
 }
 
 // AppendMessageTx is AppendMessage inside the caller's transaction, so that
 // a message and the host app's own rows are committed together or not at
 // all. The seq is taken in tx: a rollback gives it back and leaves no gap.
+// It is never batched with other writes.
 //
 // Until tx ends it holds the lock of the chat's row, so other sends to that
 // chat wait for it: keep tx short. The message is invisible to others until
@@ -382,27 +414,19 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 // COMMITTED isolation; under REPEATABLE READ or SERIALIZABLE a concurrent
 // send to the same chat makes the call fail with a serialization error.
 func (s *Store) AppendMessageTx(ctx context.Context, tx *sqlx.Tx, m chat.Message) (chat.Message, bool, error) {
-	return s.appendMessage(ctx, tx, m)
-}
-
-// appendMessage runs append_message through q, the pool or a
-// transaction.
-func (s *Store) appendMessage(ctx context.Context, q sqlx.QueryerContext, m chat.Message) (chat.Message, bool, error) {
-	const op = "append message"
-	var row struct {
-		Status    string         `db:"r_status"`
-		Seq       sql.NullInt64  `db:"r_seq"`
-		Text      sql.NullString `db:"r_text"`
-		Metadata  []byte         `db:"r_metadata"`
-		CreatedAt sql.NullTime   `db:"r_created_at"`
-		EditedAt  sql.NullTime   `db:"r_edited_at"`
-		Deleted   sql.NullBool   `db:"r_deleted"`
-	}
-	err := sqlx.GetContext(ctx, q, &row, s.q.appendMessage,
+	var row writeRow
+	err := tx.GetContext(ctx, &row, s.q.appendMessage,
 		m.ChatID, m.Sender, m.ClientID, m.Text, metadataArg(m.Metadata), m.CreatedAt)
 	if err != nil {
-		return chat.Message{}, false, wrapErr(op, err)
+		return chat.Message{}, false, wrapErr("append message", err)
 	}
+	return appended(m, row)
+}
+
+// appended turns what append_message returned for m into AppendMessage's
+// result.
+func appended(m chat.Message, row writeRow) (chat.Message, bool, error) {
+	const op = "append message"
 	switch row.Status {
 	case "no_chat":
 		return chat.Message{}, false, notFound(op, "chat %q", m.ChatID)
