@@ -136,13 +136,15 @@ func (sub *Subscription) Close() error {
 // Typing tells the other members of chatID that the subscription's user is
 // typing. Membership is checked against the chats the subscription follows,
 // so a stream of typing frames costs no Store reads; it reports whether the
-// event was sent.
-func (sub *Subscription) Typing(ctx context.Context, chatID string) bool {
+// user may type there. Within Config.TypingInterval of the user's previous
+// typing event in the chat, nothing is sent. Typing never waits for the
+// Broker.
+func (sub *Subscription) Typing(_ context.Context, chatID string) bool {
 	sub.mu.Lock()
 	ok := sub.following[chatID] && sub.err == nil
 	sub.mu.Unlock()
 	if ok {
-		sub.svc.hub.publishEvent(ctx, Event{Type: EventTyping, ChatID: chatID, UserID: sub.user})
+		sub.svc.hub.publishTyping(sub.user, chatID)
 	}
 	return ok
 }
