@@ -15,7 +15,9 @@ import (
 //
 // Read it with Next from one goroutine; Close it when done. A reader that
 // falls more than Config.QueueSize live events behind is cut off with
-// ErrSlowConsumer.
+// ErrSlowConsumer. Typing and read events never cut a reader off: they wait
+// apart, the latest per (type, chat, user), at most ephemeralQueueSize of
+// them, and are dropped beyond that.
 type Subscription struct {
 	svc       *Service
 	user      string
@@ -23,6 +25,8 @@ type Subscription struct {
 	out       chan *delivery
 	done      chan struct{}
 	wake      chan struct{} // a control event or reconcile request waits
+	// ephemeralReady signals that ephemeral holds an event.
+	ephemeralReady chan struct{}
 
 	mu        sync.Mutex
 	err       error
@@ -37,7 +41,14 @@ type Subscription struct {
 	unfollows []string // chats left whose streams the goroutine leaves
 	controls  []Event
 	reconcile bool
+	// ephemeral holds typing and read events in arrival order, one per
+	// (type, chat, user): a later one replaces the one waiting.
+	ephemeral []*delivery
 }
+
+// ephemeralQueueSize bounds the typing and read events a subscription
+// holds for its reader.
+const ephemeralQueueSize = 64
 
 // Subscribe starts a subscription for userID. positions maps chat ids to
 // the last seq the caller has seen; for each listed chat the user belongs
@@ -64,17 +75,18 @@ func (s *Service) Subscribe(ctx context.Context, userID string, positions map[st
 		pos[id] = seq
 	}
 	sub := &Subscription{
-		svc:       s,
-		user:      userID,
-		positions: pos,
-		out:       make(chan *delivery, s.queueSize),
-		done:      make(chan struct{}),
-		wake:      make(chan struct{}, 1),
-		holdAll:   true,
-		holding:   make(map[string]bool),
-		pos:       make(map[string]int64),
-		following: make(map[string]bool),
-		cut:       make(map[string]int64),
+		svc:            s,
+		user:           userID,
+		positions:      pos,
+		out:            make(chan *delivery, s.queueSize),
+		done:           make(chan struct{}),
+		wake:           make(chan struct{}, 1),
+		holdAll:        true,
+		ephemeralReady: make(chan struct{}, 1),
+		holding:        make(map[string]bool),
+		pos:            make(map[string]int64),
+		following:      make(map[string]bool),
+		cut:            make(map[string]int64),
 	}
 	if err := s.hub.addSubscription(sub); err != nil {
 		return nil, err
@@ -101,19 +113,49 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 }
 
 func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
-	select {
-	case <-sub.done:
-		return nil, sub.Err()
-	default:
+	for {
+		select {
+		case <-sub.done:
+			return nil, sub.Err()
+		default:
+		}
+		if d := sub.poll(); d != nil {
+			return d, nil
+		}
+		select {
+		case d := <-sub.out:
+			return d, nil
+		case <-sub.ephemeralReady:
+		case <-sub.done:
+			return nil, sub.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// poll returns the next event if one waits, without waiting: the queue's
+// first, and only when the queue is empty an ephemeral one. The queue goes
+// first so that resumed, and a member.removed, are never overtaken by an
+// ephemeral event that arrived after them.
+func (sub *Subscription) poll() *delivery {
 	select {
 	case d := <-sub.out:
-		return d, nil
-	case <-sub.done:
-		return nil, sub.Err()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return d
+	default:
 	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if len(sub.out) > 0 || len(sub.ephemeral) == 0 {
+		return nil
+	}
+	d := sub.ephemeral[0]
+	sub.ephemeral[0] = nil
+	sub.ephemeral = sub.ephemeral[1:]
+	if len(sub.ephemeral) == 0 {
+		sub.ephemeral = nil
+	}
+	return d
 }
 
 // Done is closed when the subscription ends; Err then says why.
@@ -242,6 +284,10 @@ func (sub *Subscription) deliver(d *delivery) {
 	if sub.err != nil || !sub.wantedLocked(d) {
 		return
 	}
+	if isEphemeral(d.Type) {
+		sub.deliverEphemeralLocked(d)
+		return
+	}
 	if sub.holdAll || sub.holding[d.ChatID] {
 		if len(sub.pending) >= cap(sub.out)+fillPage {
 			sub.failLocked(ErrSlowConsumer)
@@ -255,9 +301,55 @@ func (sub *Subscription) deliver(d *delivery) {
 	}
 	select {
 	case sub.out <- d:
+		if d.Type == EventMemberRemoved && d.UserID == sub.user {
+			sub.dropEphemeralLocked(d.ChatID)
+		}
 	default:
 		sub.failLocked(ErrSlowConsumer)
 	}
+}
+
+func isEphemeral(t EventType) bool { return t == EventTyping || t == EventRead }
+
+// deliverEphemeralLocked queues a typing or read event apart from the
+// others. It is dropped while its chat is held (live events only; a resume
+// is short), and when ephemeralQueueSize others wait; an older one of the
+// same type, chat and user is replaced in place.
+func (sub *Subscription) deliverEphemeralLocked(d *delivery) {
+	if sub.holdAll || sub.holding[d.ChatID] {
+		sub.svc.flow.ephemeralDropped.Add(1)
+		return
+	}
+	for i, old := range sub.ephemeral {
+		if old.Type == d.Type && old.ChatID == d.ChatID && old.UserID == d.UserID {
+			if d.ReadSeq >= old.ReadSeq {
+				sub.ephemeral[i] = d
+			}
+			return
+		}
+	}
+	if len(sub.ephemeral) >= ephemeralQueueSize {
+		sub.svc.flow.ephemeralDropped.Add(1)
+		return
+	}
+	sub.ephemeral = append(sub.ephemeral, d)
+	select {
+	case sub.ephemeralReady <- struct{}{}:
+	default:
+	}
+}
+
+// dropEphemeralLocked forgets the waiting ephemeral events of a chat the
+// user just left: member.removed is their last event of it.
+func (sub *Subscription) dropEphemeralLocked(chatID string) {
+	kept := sub.ephemeral[:0]
+	for _, d := range sub.ephemeral {
+		if d.ChatID != chatID {
+			kept = append(kept, d)
+		}
+	}
+	clear(sub.ephemeral[len(kept):])
+	sub.ephemeral = kept
 }
 
 // advanceLocked reports whether d is new to the reader and, if so, records

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/embedchat/chat/internal/origin"
 )
@@ -28,12 +29,17 @@ const (
 	CloseResumeTimeout websocket.StatusCode = 4001
 )
 
+// errTooManyFrames ends the subscription of a client that sends frames
+// faster than WebSocketConfig.MaxFrameRate.
+var errTooManyFrames = errors.New("chat: too many frames")
+
 // Defaults of WebSocketConfig.
 const (
 	DefaultResumeTimeout = 10 * time.Second
 	DefaultReadLimit     = 64 << 10
 	DefaultPingInterval  = 30 * time.Second
 	DefaultWriteTimeout  = 10 * time.Second
+	DefaultMaxFrameRate  = 20
 )
 
 // WebSocketConfig configures the WebSocket handler. The zero value is
@@ -58,6 +64,10 @@ type WebSocketConfig struct {
 	PingInterval time.Duration
 	// WriteTimeout bounds the write of one frame. Default 10 s.
 	WriteTimeout time.Duration
+	// MaxFrameRate bounds the frames a client may send per second, with
+	// bursts of as many; a client over it is closed with 1008. Default
+	// 20; negative means no bound.
+	MaxFrameRate int
 }
 
 // NewWebSocketHandler returns the WebSocket endpoint of svc. Mount it at
@@ -75,6 +85,9 @@ func NewWebSocketHandler(svc *Service, cfg WebSocketConfig) http.Handler {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxFrameRate == 0 {
+		cfg.MaxFrameRate = DefaultMaxFrameRate
 	}
 	return &wsHandler{svc: svc, cfg: cfg}
 }
@@ -131,6 +144,9 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(h.cfg.ReadLimit)
 	c := &wsConn{h: h, conn: conn, user: user}
+	if n := h.cfg.MaxFrameRate; n > 0 {
+		c.frames = rate.NewLimiter(rate.Limit(n), n)
+	}
 	c.serve(r.Context())
 }
 
@@ -187,9 +203,15 @@ func (s *Service) trackHandler() bool {
 }
 
 type wsConn struct {
-	h    *wsHandler
-	conn *websocket.Conn
-	user string
+	h      *wsHandler
+	conn   *websocket.Conn
+	user   string
+	frames *rate.Limiter // nil: no bound
+}
+
+// allowFrame reports whether the client is within MaxFrameRate.
+func (c *wsConn) allowFrame() bool {
+	return c.frames == nil || c.frames.Allow()
 }
 
 func (c *wsConn) serve(reqCtx context.Context) {
@@ -204,7 +226,7 @@ func (c *wsConn) serve(reqCtx context.Context) {
 
 	sub, status, reason := c.handshake(ctx)
 	if sub == nil {
-		c.conn.Close(status, reason)
+		c.close(status, reason)
 		return
 	}
 	defer sub.Close()
@@ -215,9 +237,15 @@ func (c *wsConn) serve(reqCtx context.Context) {
 		c.readLoop(ctx, sub)
 	}()
 	status, reason = c.writeLoop(ctx, sub)
-	c.conn.Close(status, reason)
+	c.close(status, reason)
 	cancel()
 	<-readDone
+}
+
+// close ends the connection with status, counting it for FlowCounts.
+func (c *wsConn) close(status websocket.StatusCode, reason string) {
+	c.h.svc.flow.countClose(int(status))
+	c.conn.Close(status, reason)
 }
 
 // handshake reads frames until a valid resume, answering anything else with
@@ -238,6 +266,9 @@ func (c *wsConn) handshake(ctx context.Context) (*Subscription, websocket.Status
 				return nil, CloseResumeTimeout, "no resume frame in time"
 			}
 			return nil, closeStatusOf(err), ""
+		}
+		if !c.allowFrame() {
+			return nil, websocket.StatusPolicyViolation, "too many frames"
 		}
 		f, ferr := parseFrame(typ, data)
 		if ferr == nil && f.Type != "resume" {
@@ -302,6 +333,10 @@ func (c *wsConn) readLoop(ctx context.Context, sub *Subscription) {
 			sub.fail(ErrClosed)
 			return
 		}
+		if !c.allowFrame() {
+			sub.fail(errTooManyFrames)
+			return
+		}
 		f, err := parseFrame(typ, data)
 		if err == nil && f.Type == "resume" {
 			err = invalidf("already resumed")
@@ -321,20 +356,33 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 		defer t.Stop()
 		ping = t.C
 	}
+	send := func(d *delivery) (websocket.StatusCode, string) {
+		data, err := d.encode()
+		if err != nil {
+			c.h.svc.log.Error("chat: encoding event", "err", err)
+			return websocket.StatusInternalError, "internal error"
+		}
+		if err := c.write(ctx, data); err != nil {
+			if s := websocket.CloseStatus(err); s != -1 {
+				return s, ""
+			}
+			return websocket.StatusPolicyViolation, "write timeout"
+		}
+		return 0, ""
+	}
 	for {
+		if d := sub.poll(); d != nil && sub.Err() == nil {
+			if status, reason := send(d); status != 0 {
+				return status, reason
+			}
+			continue
+		}
 		select {
 		case d := <-sub.out:
-			data, err := d.encode()
-			if err != nil {
-				c.h.svc.log.Error("chat: encoding event", "err", err)
-				return websocket.StatusInternalError, "internal error"
+			if status, reason := send(d); status != 0 {
+				return status, reason
 			}
-			if err := c.write(ctx, data); err != nil {
-				if s := websocket.CloseStatus(err); s != -1 {
-					return s, ""
-				}
-				return websocket.StatusPolicyViolation, "write timeout"
-			}
+		case <-sub.ephemeralReady:
 		case <-ping:
 			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 			err := c.conn.Ping(pctx)
@@ -344,6 +392,8 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 			}
 		case <-sub.done:
 			switch err := sub.Err(); {
+			case errors.Is(err, errTooManyFrames):
+				return websocket.StatusPolicyViolation, "too many frames"
 			case errors.Is(err, ErrSlowConsumer):
 				return CloseSlowConsumer, "slow consumer: send queue full"
 			case errors.Is(err, ErrUnavailable):
