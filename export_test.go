@@ -19,3 +19,6 @@ func WaitPublished(s *Service) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// QueueLen returns how many events wait in sub's queue of stored events.
+func QueueLen(sub *Subscription) int { return len(sub.out) }

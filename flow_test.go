@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/embedchat/chat"
 	"github.com/embedchat/chat/chattest"
+	"github.com/embedchat/chat/memory"
 )
 
 // smallBufferServer serves svc's WebSocket handler at the returned URL,
@@ -219,4 +221,188 @@ func TestWebSocketFrameRateBound(t *testing.T) {
 	bob, _ := srv.Connect("bob", nil)
 	mustSend(t, srv, "alice", c.ID, "hi")
 	require.Equal(t, chat.EventMessageCreated, bob.Next().Type)
+}
+
+// pausingStore holds the first ListEvents of one chat until resume is
+// closed, so that a replay of that chat stays under way while a test
+// makes live events arrive.
+type pausingStore struct {
+	chat.Store
+	chatID string
+	paused chan struct{} // closed once a ListEvents of chatID waits
+	resume chan struct{}
+	once   sync.Once
+}
+
+func newPausingStore(store chat.Store) *pausingStore {
+	return &pausingStore{Store: store, paused: make(chan struct{}), resume: make(chan struct{})}
+}
+
+func (p *pausingStore) ListEvents(ctx context.Context, chatID string, after int64, limit int) ([]chat.Event, error) {
+	if chatID == p.chatID {
+		p.once.Do(func() {
+			close(p.paused)
+			<-p.resume
+		})
+	}
+	return p.Store.ListEvents(ctx, chatID, after, limit)
+}
+
+// readChats reads events until want(ev) is true, checking that each
+// chat's stored events come in consecutive seq order, a resync resetting
+// the chat (later events must only be newer). It returns the events read.
+func readChats(t *testing.T, next func() (chat.Event, error), want func(chat.Event) bool) []chat.Event {
+	t.Helper()
+	last := map[string]int64{}
+	resynced := map[string]bool{}
+	var seen []chat.Event
+	for {
+		ev, err := next()
+		require.NoError(t, err, "after %d events: %v", len(seen), seen)
+		seen = append(seen, ev)
+		switch {
+		case ev.Type == chat.EventResync:
+			resynced[ev.ChatID] = true
+		case ev.Seq > 0 && resynced[ev.ChatID]:
+			require.Greater(t, ev.Seq, last[ev.ChatID], "chat %s after resync", ev.ChatID)
+			resynced[ev.ChatID] = false
+			last[ev.ChatID] = ev.Seq
+		case ev.Seq > 0:
+			require.Equal(t, last[ev.ChatID]+1, ev.Seq, "chat %s: %v", ev.ChatID, seen)
+			last[ev.ChatID] = ev.Seq
+		}
+		if want(ev) {
+			return seen
+		}
+	}
+}
+
+// A reader added to a chat with a long history, while its other chats are
+// busy, is not cut off: the replay has an allowance of its own in the
+// queue, and live events keep theirs.
+func TestReplayOfANewChatDoesNotCutOffALiveReader(t *testing.T) {
+	ctx := context.Background()
+	svc := chattest.NewService(t, chat.Config{QueueSize: 8})
+	busy, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	long, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup})
+	require.NoError(t, err)
+	for range 100 {
+		_, _, err := svc.SendMessage(ctx, "alice", long.ID, chat.SendMessageRequest{Text: "history"})
+		require.NoError(t, err)
+	}
+	bob, _ := subscribe(t, svc, "bob", nil)
+	marker, _ := subscribe(t, svc, "alice", map[string]int64{busy.ID: 0})
+
+	_, _, err = svc.AddMember(ctx, "alice", long.ID, "bob")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return chat.QueueLen(bob) >= 8 }, chattest.Timeout, time.Millisecond,
+		"the replay fills what it may of the queue")
+	for seq := int64(1); seq <= 5; seq++ {
+		_, _, err := svc.SendMessage(ctx, "alice", busy.ID, chat.SendMessageRequest{Text: "live"})
+		require.NoError(t, err)
+		// Once alice's subscription has it, bob's has been offered it.
+		require.Equal(t, seq, nextIn(t, marker, busy.ID).Seq)
+	}
+
+	var busyAt, longAt int64
+	readChats(t, func() (chat.Event, error) { return nextEvent(bob) }, func(ev chat.Event) bool {
+		switch ev.ChatID {
+		case busy.ID:
+			busyAt = ev.Seq
+		case long.ID:
+			longAt = max(longAt, ev.Seq)
+		}
+		return busyAt == 5 && longAt == 101
+	})
+	require.NoError(t, bob.Err())
+}
+
+// heldResumeSetup starts a resume of chat "long" that stays under way while
+// 500 messages arrive in chat busy, which the resuming subscription holds
+// back; connect starts the resume with the given positions.
+func heldResume(t *testing.T, connect func(svc *chat.Service, positions map[string]int64)) (svc *chat.Service, busy, long chat.Chat) {
+	t.Helper()
+	ctx := context.Background()
+	store := newPausingStore(memory.NewStore())
+	svc = chattest.NewService(t, chat.Config{Store: store, QueueSize: 8})
+	busy, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	long, _, err = svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	for range 10 {
+		_, _, err := svc.SendMessage(ctx, "alice", long.ID, chat.SendMessageRequest{Text: "history"})
+		require.NoError(t, err)
+	}
+	marker, _ := subscribe(t, svc, "alice", nil)
+	store.chatID = long.ID
+
+	connect(svc, map[string]int64{long.ID: 0})
+	<-store.paused
+	for seq := int64(1); seq <= 500; seq++ {
+		_, _, err := svc.SendMessage(ctx, "alice", busy.ID, chat.SendMessageRequest{Text: "while bob resumes"})
+		require.NoError(t, err)
+		// Once alice's subscription has it, bob's has been offered it.
+		require.Equal(t, seq, nextIn(t, marker, busy.ID).Seq)
+	}
+	close(store.resume)
+	return svc, busy, long
+}
+
+// Events held during a resume that outgrow the holding bound turn into a
+// resync of their chat instead of cutting the subscription off.
+func TestHeldEventsOverflowBecomeAResync(t *testing.T) {
+	var bob *chat.Subscription
+	svc, busy, long := heldResume(t, func(svc *chat.Service, positions map[string]int64) {
+		var err error
+		bob, err = svc.Subscribe(context.Background(), "bob", positions)
+		require.NoError(t, err)
+		t.Cleanup(func() { bob.Close() })
+	})
+	next := func() (chat.Event, error) { return nextEvent(bob) }
+	expectHeldOverflow(t, svc, busy, long, next)
+}
+
+func TestWebSocketHeldEventsOverflowBecomeAResync(t *testing.T) {
+	var bob *chattest.Conn
+	svc, busy, long := heldResume(t, func(svc *chat.Service, positions map[string]int64) {
+		srv := chattest.NewServer(t, svc)
+		bob = srv.Dial("bob")
+		bob.Send(map[string]any{"type": "resume", "positions": positions})
+	})
+	next := func() (chat.Event, error) {
+		f, err := bob.ReadFrame(chattest.Timeout)
+		return f.Event, err
+	}
+	expectHeldOverflow(t, svc, busy, long, next)
+}
+
+func expectHeldOverflow(t *testing.T, svc *chat.Service, busy, long chat.Chat, next func() (chat.Event, error)) {
+	t.Helper()
+	seen := readChats(t, next, func(ev chat.Event) bool { return ev.Type == chat.EventResync })
+	var longAt, busyAt int64
+	resumed := false
+	for _, ev := range seen {
+		switch {
+		case ev.Type == chat.EventResumed:
+			resumed = true
+		case ev.ChatID == long.ID:
+			require.False(t, resumed, "the replay comes before resumed")
+			longAt = ev.Seq
+		case ev.ChatID == busy.ID && ev.Seq > 0:
+			require.True(t, resumed, "held events come after resumed")
+			busyAt = ev.Seq
+		}
+	}
+	require.Equal(t, int64(10), longAt)
+	require.Equal(t, busy.ID, seen[len(seen)-1].ChatID)
+	require.Less(t, busyAt, int64(500), "the resync stands for the events that did not fit")
+
+	_, _, err := svc.SendMessage(context.Background(), "alice", busy.ID, chat.SendMessageRequest{Text: "after"})
+	require.NoError(t, err)
+	ev, err := next()
+	require.NoError(t, err)
+	require.Equal(t, chat.EventMessageCreated, ev.Type, "nothing between the resync and the next live event")
+	require.Equal(t, int64(501), ev.Seq)
+	require.Equal(t, int64(1), svc.FlowCounts().ForcedResyncs)
 }

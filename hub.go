@@ -728,9 +728,15 @@ func (st *stream) broadcast(ev Event) {
 // the WebSocket handler encodes it once per node, not once per connection.
 type delivery struct {
 	Event
-	once sync.Once
-	data []byte
-	err  error
+	// replayed marks an event sent by a replay, which holds a place in
+	// the subscription's replay allowance until it is read.
+	replayed bool
+	// resyncUpTo is, for a resync standing for held events that did not
+	// fit, the highest seq it stands for.
+	resyncUpTo int64
+	once       sync.Once
+	data       []byte
+	err        error
 }
 
 func (d *delivery) encode() ([]byte, error) {

@@ -27,6 +27,9 @@ type Subscription struct {
 	wake      chan struct{} // a control event or reconcile request waits
 	// ephemeralReady signals that ephemeral holds an event.
 	ephemeralReady chan struct{}
+	// replaySlots holds a token per replayed event in out: replays may
+	// use QueueSize places of out, live events the other QueueSize.
+	replaySlots chan struct{}
 
 	mu        sync.Mutex
 	err       error
@@ -44,6 +47,9 @@ type Subscription struct {
 	// ephemeral holds typing and read events in arrival order, one per
 	// (type, chat, user): a later one replaces the one waiting.
 	ephemeral []*delivery
+	// resyncs holds, per chat, the resync waiting in pending that stands
+	// for the chat's held events that did not fit.
+	resyncs map[string]*delivery
 }
 
 // ephemeralQueueSize bounds the typing and read events a subscription
@@ -78,11 +84,12 @@ func (s *Service) Subscribe(ctx context.Context, userID string, positions map[st
 		svc:            s,
 		user:           userID,
 		positions:      pos,
-		out:            make(chan *delivery, s.queueSize),
+		out:            make(chan *delivery, 2*s.queueSize),
 		done:           make(chan struct{}),
 		wake:           make(chan struct{}, 1),
 		holdAll:        true,
 		ephemeralReady: make(chan struct{}, 1),
+		replaySlots:    make(chan struct{}, s.queueSize),
 		holding:        make(map[string]bool),
 		pos:            make(map[string]int64),
 		following:      make(map[string]bool),
@@ -124,7 +131,7 @@ func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
 		}
 		select {
 		case d := <-sub.out:
-			return d, nil
+			return sub.took(d), nil
 		case <-sub.ephemeralReady:
 		case <-sub.done:
 			return nil, sub.Err()
@@ -134,6 +141,15 @@ func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
 	}
 }
 
+// took is called with each delivery taken from out: a replayed one frees
+// its place in the replay allowance.
+func (sub *Subscription) took(d *delivery) *delivery {
+	if d.replayed {
+		<-sub.replaySlots
+	}
+	return d
+}
+
 // poll returns the next event if one waits, without waiting: the queue's
 // first, and only when the queue is empty an ephemeral one. The queue goes
 // first so that resumed, and a member.removed, are never overtaken by an
@@ -141,7 +157,7 @@ func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
 func (sub *Subscription) poll() *delivery {
 	select {
 	case d := <-sub.out:
-		return d
+		return sub.took(d)
 	default:
 	}
 	sub.mu.Lock()
@@ -290,7 +306,7 @@ func (sub *Subscription) deliver(d *delivery) {
 	}
 	if sub.holdAll || sub.holding[d.ChatID] {
 		if len(sub.pending) >= cap(sub.out)+fillPage {
-			sub.failLocked(ErrSlowConsumer)
+			sub.resyncLaterLocked(d)
 			return
 		}
 		sub.pending = append(sub.pending, d)
@@ -352,9 +368,37 @@ func (sub *Subscription) dropEphemeralLocked(chatID string) {
 	sub.ephemeral = kept
 }
 
+// resyncLaterLocked drops d, a held event that does not fit, and makes
+// sure a resync of its chat is held in its place: the reader refetches the
+// chat instead of the connection being cut off. There is at most one such
+// resync per chat, so pending stays bounded.
+func (sub *Subscription) resyncLaterLocked(d *delivery) {
+	r := sub.resyncs[d.ChatID]
+	if r == nil {
+		if sub.resyncs == nil {
+			sub.resyncs = make(map[string]*delivery)
+		}
+		r = &delivery{Event: Event{Type: EventResync, ChatID: d.ChatID}}
+		sub.resyncs[d.ChatID] = r
+		sub.pending = append(sub.pending, r)
+	}
+	r.resyncUpTo = max(r.resyncUpTo, d.Seq)
+}
+
 // advanceLocked reports whether d is new to the reader and, if so, records
 // its seq as the chat's position.
 func (sub *Subscription) advanceLocked(d *delivery) bool {
+	if d.resyncUpTo > 0 {
+		// A resync standing for dropped held events: needless if the
+		// replay has covered them since.
+		delete(sub.resyncs, d.ChatID)
+		if d.resyncUpTo <= sub.pos[d.ChatID] {
+			return false
+		}
+		sub.pos[d.ChatID] = d.resyncUpTo
+		sub.svc.flow.forcedResyncs.Add(1)
+		return true
+	}
 	if d.Seq == 0 {
 		return true
 	}
@@ -393,6 +437,21 @@ func (sub *Subscription) signal() {
 	case sub.wake <- struct{}{}:
 	default:
 	}
+}
+
+// sendReplayed hands d, an event of a replay or one held during it, to the
+// reader, waiting while the replay allowance is used up. The allowance is
+// room of its own in the queue, so that a long replay never leaves live
+// events of the other chats without room (which would cut the reader off
+// as a slow consumer).
+func (sub *Subscription) sendReplayed(d *delivery) bool {
+	select {
+	case sub.replaySlots <- struct{}{}:
+	case <-sub.done:
+		return false
+	}
+	d.replayed = true
+	return sub.send(d)
 }
 
 // send hands d to the reader, waiting while the queue is full.
@@ -571,7 +630,7 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 			sub.mu.Lock()
 			fresh := sub.advanceLocked(d)
 			sub.mu.Unlock()
-			if fresh && !sub.send(d) {
+			if fresh && !sub.sendReplayed(d) {
 				return sub.Err()
 			}
 			after = ev.Seq
@@ -611,7 +670,7 @@ func (sub *Subscription) release(unhold func()) {
 			sub.mu.Lock()
 			fresh := sub.wantedLocked(d) && sub.advanceLocked(d)
 			sub.mu.Unlock()
-			if fresh && !sub.send(d) {
+			if fresh && !sub.sendReplayed(&delivery{Event: d.Event}) {
 				return
 			}
 		}

@@ -379,7 +379,7 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 		}
 		select {
 		case d := <-sub.out:
-			if status, reason := send(d); status != 0 {
+			if status, reason := send(sub.took(d)); status != 0 {
 				return status, reason
 			}
 		case <-sub.ephemeralReady:
