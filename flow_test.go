@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,25 +23,44 @@ import (
 // smallBufferServer serves svc's WebSocket handler at the returned URL,
 // with socket send buffers of a few KiB, so that a client that stops
 // reading makes the server's writes block after a few frames, not after
-// megabytes.
-func smallBufferServer(t *testing.T, svc *chat.Service, ws chat.WebSocketConfig) string {
+// megabytes. writing counts the socket writes under way, which shows a
+// write blocked on a full socket.
+func smallBufferServer(t *testing.T, svc *chat.Service, ws chat.WebSocketConfig) (url string, writing *atomic.Int32) {
 	t.Helper()
 	ws.Authenticate = chattest.HeaderAuth
 	srv := httptest.NewUnstartedServer(chat.NewWebSocketHandler(svc, ws))
-	srv.Listener = smallBufferListener{srv.Listener}
+	l := smallBufferListener{Listener: srv.Listener, writing: new(atomic.Int32)}
+	srv.Listener = l
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), l.writing
 }
 
-type smallBufferListener struct{ net.Listener }
+type smallBufferListener struct {
+	net.Listener
+	writing *atomic.Int32
+}
 
 func (l smallBufferListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetWriteBuffer(4 << 10)
 	}
-	return c, err
+	return watchedConn{Conn: c, writing: l.writing}, nil
+}
+
+type watchedConn struct {
+	net.Conn
+	writing *atomic.Int32
+}
+
+func (c watchedConn) Write(p []byte) (int, error) {
+	c.writing.Add(1)
+	defer c.writing.Add(-1)
+	return c.Conn.Write(p)
 }
 
 // dialSmall connects as user with a receive buffer of a few KiB.
@@ -170,7 +190,7 @@ func TestEphemeralEventsNeverCutAReaderOff(t *testing.T) {
 func TestWebSocketTypingFloodDoesNotCloseSlowReaders(t *testing.T) {
 	ctx := context.Background()
 	svc := chattest.NewService(t, chat.Config{QueueSize: 4, TypingInterval: -1})
-	url := smallBufferServer(t, svc, chat.WebSocketConfig{MaxFrameRate: -1})
+	url, _ := smallBufferServer(t, svc, chat.WebSocketConfig{MaxFrameRate: -1})
 	c, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
 	require.NoError(t, err)
 	alice := chattest.Dial(t, url, "alice")
@@ -405,4 +425,50 @@ func expectHeldOverflow(t *testing.T, svc *chat.Service, busy, long chat.Chat, n
 	require.Equal(t, chat.EventMessageCreated, ev.Type, "nothing between the resync and the next live event")
 	require.Equal(t, int64(501), ev.Seq)
 	require.Equal(t, int64(1), svc.FlowCounts().ForcedResyncs)
+}
+
+// slowConsumerSetup connects bob over small socket buffers and has him
+// stop reading. It sends messages of about 20 KB to his chat until the
+// server's write to his socket blocks, then more, until the server gives
+// up on him (counted in FlowCounts.Closes).
+func slowConsumerSetup(t *testing.T, queueSize, more int, writeTimeout time.Duration) *chattest.Conn {
+	t.Helper()
+	ctx := context.Background()
+	svc := chattest.NewService(t, chat.Config{QueueSize: queueSize, Limits: chat.Limits{MaxTextRunes: 20000}})
+	url, writing := smallBufferServer(t, svc, chat.WebSocketConfig{WriteTimeout: writeTimeout, PingInterval: -1})
+	c, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	bob := dialSmall(t, url, "bob")
+	require.Empty(t, bob.Resume(nil))
+
+	send := func() {
+		_, _, err := svc.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: strings.Repeat("z", 20000)})
+		require.NoError(t, err)
+	}
+	for range 4 { // 80 KB: more than the socket buffers hold
+		send()
+	}
+	require.Eventually(t, func() bool { return writing.Load() > 0 }, chattest.Timeout, time.Millisecond,
+		"a write to bob's socket blocks")
+	for range more {
+		send()
+	}
+	require.Eventually(t, func() bool { return len(svc.FlowCounts().Closes) > 0 }, chattest.Timeout, time.Millisecond,
+		"the server gives up on bob")
+	return bob
+}
+
+// A client that stopped reading while its queue overflowed gets every
+// frame written before, whole, then the close frame with 4000, once it
+// reads again: not a connection cut in the middle of a frame.
+func TestWebSocketSlowConsumerReceivesItsCloseCode(t *testing.T) {
+	bob := slowConsumerSetup(t, 8, 60, 0)
+	require.Equal(t, chat.CloseSlowConsumer, bob.CloseStatus())
+}
+
+// A client that stopped reading with its queue not full is closed with
+// 1008 after WriteTimeout, and gets that close code once it reads again.
+func TestWebSocketStalledReaderReceivesPolicyViolation(t *testing.T) {
+	bob := slowConsumerSetup(t, 256, 0, 300*time.Millisecond)
+	require.Equal(t, websocket.StatusPolicyViolation, bob.CloseStatus())
 }

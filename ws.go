@@ -134,7 +134,8 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.svc.connections.Add(1)
 	defer h.svc.connections.Add(-1)
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	sw := &spoolingWriter{ResponseWriter: w, timeout: h.cfg.WriteTimeout}
+	conn, err := websocket.Accept(sw, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {
 		// Accept has answered the client: only failures that the checks
 		// above cannot foresee, such as a ResponseWriter that cannot
@@ -142,8 +143,13 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.svc.log.Debug("chat: websocket upgrade refused", "err", err)
 		return
 	}
+	if sw.spool != nil {
+		// Closing the connection lets the spool write what it holds
+		// within WriteTimeout; the handler owns that goroutine.
+		defer func() { <-sw.spool.done }()
+	}
 	conn.SetReadLimit(h.cfg.ReadLimit)
-	c := &wsConn{h: h, conn: conn, user: user}
+	c := &wsConn{h: h, conn: conn, user: user, spool: sw.spool}
 	if n := h.cfg.MaxFrameRate; n > 0 {
 		c.frames = rate.NewLimiter(rate.Limit(n), n)
 	}
@@ -207,6 +213,7 @@ type wsConn struct {
 	conn   *websocket.Conn
 	user   string
 	frames *rate.Limiter // nil: no bound
+	spool  *spoolConn    // nil if the connection was not hijacked through spoolingWriter
 }
 
 // allowFrame reports whether the client is within MaxFrameRate.
@@ -356,7 +363,22 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 		defer t.Stop()
 		ping = t.C
 	}
+	var stalled <-chan struct{}
+	if c.spool != nil {
+		stalled = c.spool.stalled
+	}
 	send := func(d *delivery) (websocket.StatusCode, string) {
+		// Wait for the client to read what the spool holds, so that
+		// whatever ends the connection meanwhile finds the spool at a
+		// frame boundary, with room for the close frame.
+		if c.spool != nil {
+			if err := c.spool.waitRoom(ctx, sub.done); errors.Is(err, errWriteStalled) {
+				return websocket.StatusPolicyViolation, "write timeout"
+			}
+		}
+		if err := sub.Err(); err != nil {
+			return c.closeFor(err)
+		}
 		data, err := d.encode()
 		if err != nil {
 			c.h.svc.log.Error("chat: encoding event", "err", err)
@@ -383,6 +405,8 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 				return status, reason
 			}
 		case <-sub.ephemeralReady:
+		case <-stalled:
+			return websocket.StatusPolicyViolation, "write timeout"
 		case <-ping:
 			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 			err := c.conn.Ping(pctx)
@@ -391,22 +415,28 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 				return websocket.StatusPolicyViolation, "ping timeout"
 			}
 		case <-sub.done:
-			switch err := sub.Err(); {
-			case errors.Is(err, errTooManyFrames):
-				return websocket.StatusPolicyViolation, "too many frames"
-			case errors.Is(err, ErrSlowConsumer):
-				return CloseSlowConsumer, "slow consumer: send queue full"
-			case errors.Is(err, ErrUnavailable):
-				return websocket.StatusTryAgainLater, "backend unavailable, reconnect later"
-			case errors.Is(err, ErrClosed) && c.h.svc.checkOpen() != nil:
-				return websocket.StatusGoingAway, "server shutting down"
-			case errors.Is(err, ErrClosed):
-				return websocket.StatusNormalClosure, ""
-			default:
-				c.h.svc.log.Error("chat: subscription failed", "user_id", c.user, "err", err)
-				return websocket.StatusInternalError, "internal error"
-			}
+			return c.closeFor(sub.Err())
 		}
+	}
+}
+
+// closeFor says how to close the connection of a subscription that ended
+// with err.
+func (c *wsConn) closeFor(err error) (websocket.StatusCode, string) {
+	switch {
+	case errors.Is(err, errTooManyFrames):
+		return websocket.StatusPolicyViolation, "too many frames"
+	case errors.Is(err, ErrSlowConsumer):
+		return CloseSlowConsumer, "slow consumer: send queue full"
+	case errors.Is(err, ErrUnavailable):
+		return websocket.StatusTryAgainLater, "backend unavailable, reconnect later"
+	case errors.Is(err, ErrClosed) && c.h.svc.checkOpen() != nil:
+		return websocket.StatusGoingAway, "server shutting down"
+	case errors.Is(err, ErrClosed):
+		return websocket.StatusNormalClosure, ""
+	default:
+		c.h.svc.log.Error("chat: subscription failed", "user_id", c.user, "err", err)
+		return websocket.StatusInternalError, "internal error"
 	}
 }
 
