@@ -23,7 +23,7 @@ type flowCounts struct {
 	// forcedResyncs counts chats a subscription answered with resync
 	// because too many live events arrived while it was replaying.
 	forcedResyncs atomic.Int64
-	// closes counts WebSocket connections closed by the server, by code.
+	// closes counts the close codes the WebSocket handler sent.
 	closesMu sync.Mutex
 	closes   map[int]int64
 }
@@ -47,8 +47,9 @@ type FlowCounts struct {
 	// arrived while a subscription was still replaying and holding too
 	// many of them.
 	ForcedResyncs int64
-	// Closes maps WebSocket close codes sent by the server to how many
-	// connections got them.
+	// Closes maps each close code the WebSocket handler sent (when the
+	// client closed first, the code it answered with) to how many
+	// connections got it.
 	Closes map[int]int64
 }
 

@@ -192,7 +192,7 @@ func (h *hub) publishEvent(ctx context.Context, ev Event) {
 // publishTyping fans out that userID is typing in chatID, at most once per
 // Config.TypingInterval for the pair.
 func (h *hub) publishTyping(userID, chatID string) {
-	if !h.typing.allow(time.Now(), userID, chatID) {
+	if !h.typing.allow(h.svc.now(), userID, chatID) {
 		h.svc.flow.typingThrottled.Add(1)
 		return
 	}

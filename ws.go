@@ -18,8 +18,9 @@ import (
 
 // WebSocket close codes the handler uses besides the standard ones (1000
 // after the client closes, 1001 going away on Shutdown, 1008 when a ping or
-// a write times out, 1009 for a frame over the read limit, 1011 for an
-// internal error, 1013 when the Store is unavailable).
+// a write times out or the client sends too many frames, 1009 for a frame
+// over the read limit, 1011 for an internal error, 1013 when the Store is
+// unavailable).
 const (
 	// CloseSlowConsumer closes a connection whose client does not read
 	// fast enough: its send queue filled up.
