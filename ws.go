@@ -147,7 +147,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sw.spool != nil {
 		// Closing the connection lets the spool write what it holds
 		// within WriteTimeout; the handler owns that goroutine.
-		defer func() { <-sw.spool.done }()
+		defer sw.spool.wait()
 	}
 	conn.SetReadLimit(h.cfg.ReadLimit)
 	c := &wsConn{h: h, conn: conn, user: user, spool: sw.spool}

@@ -34,35 +34,34 @@ const spoolKeep = 8 << 10
 // client must take each piece within WriteTimeout.
 const spoolPiece = 16 << 10
 
-// spoolConn is a net.Conn whose writes go to the spool.
+// spoolConn is a net.Conn whose writes go to the spool. Its pump
+// goroutine runs only while there is something to write, so an idle
+// connection costs no goroutine.
 type spoolConn struct {
 	net.Conn
 	timeout time.Duration // for the client to take one piece; also the linger
-	ready   chan struct{} // data or a close waits for the pump
 	room    chan struct{} // the pump wrote a piece
 	stalled chan struct{} // closed when a piece took longer than timeout
-	done    chan struct{} // closed when the pump has closed the socket
 	stall   sync.Once
+	pumps   sync.WaitGroup
 
 	mu       sync.Mutex
 	buf      []byte // written, not yet taken by the pump
 	spare    []byte
 	inflight int // bytes the pump has taken and not yet written
+	pumping  bool
 	closed   bool
 	err      error // the socket's write error, if any
+	watchdog *time.Timer
 }
 
 func newSpoolConn(c net.Conn, timeout time.Duration) *spoolConn {
-	s := &spoolConn{
+	return &spoolConn{
 		Conn:    c,
 		timeout: timeout,
-		ready:   make(chan struct{}, 1),
 		room:    make(chan struct{}, 1),
 		stalled: make(chan struct{}),
-		done:    make(chan struct{}),
 	}
-	go s.pump()
-	return s
 }
 
 func signal(ch chan struct{}) {
@@ -83,12 +82,17 @@ func (s *spoolConn) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	s.buf = append(s.buf, p...)
-	signal(s.ready)
+	if !s.pumping {
+		s.pumping = true
+		s.pumps.Add(1)
+		go s.pump()
+	}
 	return len(p), nil
 }
 
-// Close stops reads at once, and lets the pump write what is spooled
-// within the timeout before it closes the socket.
+// Close stops reads at once. The socket is closed now if nothing is left
+// to write, else by the pump once it has written what is spooled, or
+// after the timeout.
 func (s *spoolConn) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -96,12 +100,18 @@ func (s *spoolConn) Close() error {
 		return net.ErrClosed
 	}
 	s.closed = true
+	pumping := s.pumping
 	s.mu.Unlock()
+	if !pumping {
+		return s.Conn.Close()
+	}
 	_ = s.Conn.SetReadDeadline(time.Now())
 	_ = s.Conn.SetWriteDeadline(time.Now().Add(s.timeout))
-	signal(s.ready)
 	return nil
 }
+
+// wait waits for the pump to finish.
+func (s *spoolConn) wait() { s.pumps.Wait() }
 
 // pending returns the bytes not yet written to the socket.
 func (s *spoolConn) pending() int {
@@ -117,49 +127,53 @@ func (s *spoolConn) failed() bool {
 	return s.err != nil
 }
 
+// pump writes the spool to the socket until it is empty.
 func (s *spoolConn) pump() {
-	defer close(s.done)
-	defer s.Conn.Close()
-	watchdog := time.AfterFunc(time.Hour, func() { s.stall.Do(func() { close(s.stalled) }) })
-	watchdog.Stop()
-	for range s.ready {
-		for {
-			s.mu.Lock()
-			chunk := s.buf
-			s.buf, s.spare = s.spare[:0], nil
-			s.inflight = len(chunk)
+	defer s.pumps.Done()
+	s.mu.Lock()
+	if s.watchdog == nil {
+		s.watchdog = time.AfterFunc(time.Hour, func() { s.stall.Do(func() { close(s.stalled) }) })
+		s.watchdog.Stop()
+	}
+	watchdog := s.watchdog
+	for {
+		chunk := s.buf
+		s.buf, s.spare = s.spare[:0], nil
+		if len(chunk) == 0 {
+			s.pumping = false
 			closed := s.closed
 			s.mu.Unlock()
-			if len(chunk) == 0 {
-				if closed {
-					return
-				}
-				break
+			if closed {
+				s.Conn.Close()
 			}
-			var err error
-			for rest := chunk; len(rest) > 0 && err == nil; {
-				n := min(len(rest), spoolPiece)
-				watchdog.Reset(s.timeout)
-				_, err = s.Conn.Write(rest[:n])
-				watchdog.Stop()
-				rest = rest[n:]
-				s.mu.Lock()
-				s.inflight = len(rest)
-				s.mu.Unlock()
-				signal(s.room)
-			}
+			return
+		}
+		s.inflight = len(chunk)
+		s.mu.Unlock()
+		var err error
+		for rest := chunk; len(rest) > 0 && err == nil; {
+			n := min(len(rest), spoolPiece)
+			watchdog.Reset(s.timeout)
+			_, err = s.Conn.Write(rest[:n])
+			watchdog.Stop()
+			rest = rest[n:]
 			s.mu.Lock()
-			s.inflight = 0
-			if cap(chunk) <= spoolKeep {
-				s.spare = chunk[:0]
-			}
-			if err != nil {
-				s.err = err
-			}
+			s.inflight = len(rest)
 			s.mu.Unlock()
-			if err != nil {
-				return
-			}
+			signal(s.room)
+		}
+		s.mu.Lock()
+		s.inflight = 0
+		if cap(chunk) <= spoolKeep {
+			s.spare = chunk[:0]
+		}
+		if err != nil {
+			s.err = err
+			s.buf = nil
+			s.pumping = false
+			s.mu.Unlock()
+			s.Conn.Close()
+			return
 		}
 	}
 }
