@@ -161,9 +161,9 @@ type Config struct {
 	// QueueSize is the number of events a subscription may hold for its
 	// reader. A reader further behind than this on live events is
 	// disconnected with ErrSlowConsumer rather than buffered without
-	// bound. Replayed events have an allowance of as many again, which
-	// the replay waits on, so a long replay never crowds live events out.
-	// Default 256.
+	// bound. Replayed events have an allowance of their own (as many
+	// again, at most 64), which the replay waits on, so a long replay never
+	// crowds live events out. Default 256.
 	QueueSize int
 	// Hooks let the host app moderate, authorize and react to what users
 	// do. See Hooks.

@@ -28,7 +28,7 @@ type Subscription struct {
 	// ephemeralReady signals that ephemeral holds an event.
 	ephemeralReady chan struct{}
 	// replaySlots holds a token per replayed event in out: replays may
-	// use QueueSize places of out, live events the other QueueSize.
+	// use replayAllowance places of out, live events the other QueueSize.
 	replaySlots chan struct{}
 
 	mu        sync.Mutex
@@ -51,6 +51,11 @@ type Subscription struct {
 	// for the chat's held events that did not fit.
 	resyncs map[string]*delivery
 }
+
+// replayAllowance is how many places of its queue a subscription keeps
+// for replayed events, on top of queueSize for live ones. A replay waits
+// for the reader when they are taken, so a few suffice.
+func replayAllowance(queueSize int) int { return min(queueSize, 64) }
 
 // ephemeralQueueSize bounds the typing and read events a subscription
 // holds for its reader.
@@ -84,12 +89,12 @@ func (s *Service) Subscribe(ctx context.Context, userID string, positions map[st
 		svc:            s,
 		user:           userID,
 		positions:      pos,
-		out:            make(chan *delivery, 2*s.queueSize),
+		out:            make(chan *delivery, s.queueSize+replayAllowance(s.queueSize)),
 		done:           make(chan struct{}),
 		wake:           make(chan struct{}, 1),
 		holdAll:        true,
 		ephemeralReady: make(chan struct{}, 1),
-		replaySlots:    make(chan struct{}, s.queueSize),
+		replaySlots:    make(chan struct{}, replayAllowance(s.queueSize)),
 		holding:        make(map[string]bool),
 		pos:            make(map[string]int64),
 		following:      make(map[string]bool),
