@@ -141,7 +141,8 @@ func TestWebSocketTypingIsThrottledPerUserAndChat(t *testing.T) {
 // counted, never a reason to close.
 func TestEphemeralEventsNeverCutAReaderOff(t *testing.T) {
 	ctx := context.Background()
-	svc := chattest.NewService(t, chat.Config{QueueSize: 4, TypingInterval: -1})
+	drops := &dropRecorder{}
+	svc := chattest.NewService(t, chat.Config{QueueSize: 4, TypingInterval: -1, Observer: drops})
 	typists := make([]string, 70)
 	for i := range typists {
 		typists[i] = fmt.Sprint("typist", i)
@@ -183,6 +184,30 @@ func TestEphemeralEventsNeverCutAReaderOff(t *testing.T) {
 		require.Equal(t, chat.Event{Type: chat.EventTyping, ChatID: c.ID, UserID: typists[i]}, ev)
 	}
 	require.GreaterOrEqual(t, svc.FlowCounts().EphemeralDropped, int64(7), "the typists past the bound were dropped")
+	require.Equal(t, svc.FlowCounts().EphemeralDropped, drops.count(chat.EventTyping, "queue_full"), "and observed")
+}
+
+// dropRecorder is an Observer that counts EventDroppedObserved.
+type dropRecorder struct {
+	mu    sync.Mutex
+	drops map[chat.EventDroppedObserved]int64
+}
+
+func (r *dropRecorder) Observe(o chat.Observation) {
+	if d, ok := o.(chat.EventDroppedObserved); ok {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.drops == nil {
+			r.drops = make(map[chat.EventDroppedObserved]int64)
+		}
+		r.drops[d]++
+	}
+}
+
+func (r *dropRecorder) count(typ chat.EventType, reason string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.drops[chat.EventDroppedObserved{Type: typ, Reason: reason}]
 }
 
 // Over a real connection with small socket buffers: a member typing in a

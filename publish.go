@@ -39,6 +39,7 @@ const (
 
 // publication is one notification for one topic.
 type publication struct {
+	typ     EventType
 	topic   string
 	payload []byte
 	// seq is the event's seq for a stored chat event, 0 otherwise.
@@ -100,7 +101,7 @@ func (p *publisher) publish(ev Event, trace map[string]string, topics ...string)
 		return
 	}
 	for _, topic := range topics {
-		pub := publication{topic: topic, payload: payload, seq: ev.Seq}
+		pub := publication{typ: ev.Type, topic: topic, payload: payload, seq: ev.Seq}
 		if ev.Type == EventChatCreated {
 			pub.chatID = ev.ChatID
 		}
@@ -117,7 +118,7 @@ func (sh *pubShard) enqueue(pub publication) {
 	if len(sh.queue) < sh.size {
 		sh.queue = append(sh.queue, pub)
 	} else {
-		sh.p.h.svc.flow.notificationsDropped.Add(1)
+		sh.dropped(pub, "publish_queue_full")
 		if pub.retryable() {
 			sh.keepLocked(pub)
 		}
@@ -139,7 +140,7 @@ func (sh *pubShard) keepLocked(pub publication) {
 	if pub.chatID != "" {
 		key := [2]string{pub.topic, pub.chatID}
 		if _, ok := sh.retryUsers[key]; !ok && len(sh.retryUsers) >= sh.size {
-			sh.p.h.svc.flow.notificationsDropped.Add(1)
+			sh.dropped(pub, "publish_queue_full")
 			sh.p.h.svc.log.Warn("chat: too many chat.created notifications waiting, dropping one", "topic", pub.topic, "chat_id", pub.chatID)
 			return
 		}
@@ -225,7 +226,7 @@ func (sh *pubShard) run() {
 func (sh *pubShard) attempt(ctx context.Context, pub publication) bool {
 	if err := sh.p.h.svc.broker.Publish(ctx, pub.topic, pub.payload); err != nil {
 		if !pub.retryable() {
-			sh.p.h.svc.flow.notificationsDropped.Add(1)
+			sh.dropped(pub, "publish_failed")
 			return false
 		}
 		sh.p.h.svc.log.Warn("chat: publishing notification, will retry", "topic", pub.topic, "err", err)
@@ -279,15 +280,15 @@ func (sh *pubShard) drain() {
 	clear(sh.retryChats)
 	clear(sh.retryUsers)
 	sh.mu.Unlock()
-	for i, pub := range queue {
-		if ctx.Err() != nil {
-			sh.p.h.svc.flow.notificationsDropped.Add(int64(len(queue) - i))
-			sh.p.h.svc.log.Warn("chat: notifications not published at shutdown", "count", len(queue)-i)
-			return
+	lost := 0
+	for _, pub := range queue {
+		if ctx.Err() != nil || sh.p.h.svc.broker.Publish(ctx, pub.topic, pub.payload) != nil {
+			sh.dropped(pub, "shutdown")
+			lost++
 		}
-		if err := sh.p.h.svc.broker.Publish(ctx, pub.topic, pub.payload); err != nil {
-			sh.p.h.svc.flow.notificationsDropped.Add(1)
-		}
+	}
+	if lost > 0 {
+		sh.p.h.svc.log.Warn("chat: notifications not published at shutdown", "count", lost)
 	}
 }
 
@@ -303,4 +304,11 @@ func (p *publisher) idle() bool {
 		}
 	}
 	return true
+}
+
+// dropped counts a notification not published as such, for FlowCounts and
+// the Observer.
+func (sh *pubShard) dropped(pub publication, reason string) {
+	sh.p.h.svc.flow.notificationsDropped.Add(1)
+	sh.p.h.svc.observe(EventDroppedObserved{Type: pub.typ, Reason: reason})
 }

@@ -132,7 +132,8 @@ func TestPublishDoesNotWaitForABlockedBroker(t *testing.T) {
 	ctx := context.Background()
 	broker := newBlockingBroker()
 	store := memory.NewStore()
-	a := chattest.NewService(t, chat.Config{Store: store, Broker: broker, PublishQueueSize: 4})
+	drops := &dropRecorder{}
+	a := chattest.NewService(t, chat.Config{Store: store, Broker: broker, PublishQueueSize: 4, Observer: drops})
 	b := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
 	srvA := chattest.NewServer(t, a)
 	srvB := chattest.NewServer(t, b)
@@ -181,4 +182,5 @@ func TestPublishDoesNotWaitForABlockedBroker(t *testing.T) {
 	expectMessages(t, bob, c.ID, sends+1, sends+1)
 	expectMessages(t, alice, c.ID, aliceAt+1, sends+1)
 	require.Positive(t, a.FlowCounts().NotificationsDropped, "the small publish queue overflowed")
+	require.Positive(t, drops.count(chat.EventMessageCreated, "publish_queue_full"), "and that was observed")
 }

@@ -338,7 +338,7 @@ func isEphemeral(t EventType) bool { return t == EventTyping || t == EventRead }
 // same type, chat and user is replaced in place.
 func (sub *Subscription) deliverEphemeralLocked(d *delivery) {
 	if sub.holdAll || sub.holding[d.ChatID] {
-		sub.svc.flow.ephemeralDropped.Add(1)
+		sub.droppedLocked(d, "resuming")
 		return
 	}
 	for i, old := range sub.ephemeral {
@@ -350,7 +350,7 @@ func (sub *Subscription) deliverEphemeralLocked(d *delivery) {
 		}
 	}
 	if len(sub.ephemeral) >= ephemeralQueueSize {
-		sub.svc.flow.ephemeralDropped.Add(1)
+		sub.droppedLocked(d, "queue_full")
 		return
 	}
 	sub.ephemeral = append(sub.ephemeral, d)
@@ -358,6 +358,13 @@ func (sub *Subscription) deliverEphemeralLocked(d *delivery) {
 	case sub.ephemeralReady <- struct{}{}:
 	default:
 	}
+}
+
+// droppedLocked counts an ephemeral event not delivered, for FlowCounts
+// and the Observer.
+func (sub *Subscription) droppedLocked(d *delivery, reason string) {
+	sub.svc.flow.ephemeralDropped.Add(1)
+	sub.svc.observe(EventDroppedObserved{Type: d.Type, Reason: reason})
 }
 
 // dropEphemeralLocked forgets the waiting ephemeral events of a chat the
