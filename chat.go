@@ -161,7 +161,9 @@ type Config struct {
 	// QueueSize is the number of events a subscription may hold for its
 	// reader. A reader further behind than this on live events is
 	// disconnected with ErrSlowConsumer rather than buffered without
-	// bound. Default 256.
+	// bound. Replayed events have an allowance of their own (as many
+	// again, at most 64), which the replay waits on, so a long replay never
+	// crowds live events out. Default 256.
 	QueueSize int
 	// Hooks let the host app moderate, authorize and react to what users
 	// do. See Hooks.
@@ -182,6 +184,16 @@ type Config struct {
 	// new clients before connections are closed. Default 0: close at once. Behind a load balancer, set it a little above the
 	// balancer's health check interval (5-10 s with Kubernetes defaults).
 	DrainDelay time.Duration
+	// PublishQueueSize bounds the notifications a node holds for the
+	// Broker. Publishing is asynchronous, so a Broker that hangs never
+	// delays an answer; past this bound typing and read notifications
+	// are dropped and stored ones coalesce per chat (other nodes read the
+	// events from the Store). Default 4096.
+	PublishQueueSize int
+	// TypingInterval is the shortest time between two typing events of
+	// one user in one chat that a node fans out; typing signals in
+	// between are dropped. Default 2 s; negative disables the throttle.
+	TypingInterval time.Duration
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -269,23 +281,26 @@ const (
 // such as bots. Every method takes the acting user explicitly and enforces
 // membership itself. A Service is safe for concurrent use.
 type Service struct {
-	store       Store // backend, observed when an Observer or Tracer is set
-	backend     Store // the Store as configured, for optional interfaces
-	broker      Broker
-	log         *slog.Logger
-	limits      Limits
-	replayLimit int
-	queueSize   int
-	now         func() time.Time
-	hub         *hub
-	hooks       Hooks
-	after       *afterSend
-	sendLimit   *userLimiter
-	createLimit *userLimiter
-	memberLimit *userLimiter
-	observer    Observer
-	tracer      Tracer
-	drainDelay  time.Duration
+	store            Store // backend, observed when an Observer or Tracer is set
+	backend          Store // the Store as configured, for optional interfaces
+	broker           Broker
+	log              *slog.Logger
+	limits           Limits
+	replayLimit      int
+	queueSize        int
+	now              func() time.Time
+	hub              *hub
+	hooks            Hooks
+	after            *afterSend
+	sendLimit        *userLimiter
+	createLimit      *userLimiter
+	memberLimit      *userLimiter
+	observer         Observer
+	tracer           Tracer
+	drainDelay       time.Duration
+	publishQueueSize int
+	typingInterval   time.Duration
+	flow             flowCounts
 
 	mu       sync.Mutex
 	closed   bool
@@ -306,22 +321,24 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("chat: Config.Store is required")
 	}
-	if cfg.ReplayLimit < 0 || cfg.QueueSize < 0 {
-		return nil, errors.New("chat: Config.ReplayLimit and Config.QueueSize must not be negative")
+	if cfg.ReplayLimit < 0 || cfg.QueueSize < 0 || cfg.PublishQueueSize < 0 {
+		return nil, errors.New("chat: Config.ReplayLimit, Config.QueueSize and Config.PublishQueueSize must not be negative")
 	}
 	s := &Service{
-		store:       cfg.Store,
-		backend:     cfg.Store,
-		drainDelay:  cfg.DrainDelay,
-		broker:      cfg.Broker,
-		log:         cfg.Logger,
-		limits:      cfg.Limits.withDefaults(),
-		replayLimit: cfg.ReplayLimit,
-		queueSize:   cfg.QueueSize,
-		now:         time.Now,
-		hooks:       cfg.Hooks,
-		observer:    cfg.Observer,
-		tracer:      cfg.Tracer,
+		store:            cfg.Store,
+		backend:          cfg.Store,
+		drainDelay:       cfg.DrainDelay,
+		broker:           cfg.Broker,
+		log:              cfg.Logger,
+		limits:           cfg.Limits.withDefaults(),
+		replayLimit:      cfg.ReplayLimit,
+		queueSize:        cfg.QueueSize,
+		now:              time.Now,
+		hooks:            cfg.Hooks,
+		observer:         cfg.Observer,
+		tracer:           cfg.Tracer,
+		publishQueueSize: cfg.PublishQueueSize,
+		typingInterval:   cfg.TypingInterval,
 	}
 	if s.observer != nil || s.tracer != nil {
 		s.store = &observedStore{s: s, store: cfg.Store}
@@ -341,6 +358,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.queueSize == 0 {
 		s.queueSize = DefaultQueueSize
+	}
+	if s.publishQueueSize == 0 {
+		s.publishQueueSize = DefaultPublishQueueSize
+	}
+	if s.typingInterval == 0 {
+		s.typingInterval = DefaultTypingInterval
 	}
 	h, err := newHub(s)
 	if err != nil {
@@ -969,7 +992,7 @@ func (s *Service) Typing(ctx context.Context, userID, chatID string) error {
 	if err := s.checkMember(ctx, userID, chatID); err != nil {
 		return err
 	}
-	s.hub.publishEvent(ctx, Event{Type: EventTyping, ChatID: chatID, UserID: userID})
+	s.hub.publishTyping(userID, chatID)
 	return nil
 }
 

@@ -1,5 +1,7 @@
 package chat
 
+import "time"
+
 // HasStream reports whether svc's node has a stream for chatID, that is,
 // whether one of its subscriptions follows the chat. Tests use it to know
 // that a subscription has reached a point that leaves no other trace.
@@ -8,3 +10,15 @@ func HasStream(svc *Service, chatID string) bool {
 	defer svc.hub.mu.Unlock()
 	return svc.hub.streams[chatID] != nil
 }
+
+// WaitPublished waits until s has handed every queued notification to its
+// Broker (or given up on it), so that a test can change what the Broker
+// does between two publications.
+func WaitPublished(s *Service) {
+	for s.hub.pub != nil && !s.hub.pub.idle() {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// QueueLen returns how many events wait in sub's queue of stored events.
+func QueueLen(sub *Subscription) int { return len(sub.out) }

@@ -73,12 +73,8 @@ type hub struct {
 	spawnMu sync.Mutex
 	stopped bool
 
-	// Publications the Broker refused, by topic, to try again. Only the
-	// latest per topic is kept: for a chat, a later seq makes the other
-	// nodes fill everything before it from the Store.
-	retryMu  sync.Mutex
-	retry    map[string][]byte
-	retrying bool
+	pub    *publisher // nil without a Broker
+	typing typingThrottle
 
 	mu      sync.Mutex
 	closed  bool
@@ -105,6 +101,7 @@ func newHub(s *Service) (*hub, error) {
 		dirty:   make(map[string]bool),
 		kick:    make(chan struct{}, 1),
 		active:  make(map[string]bool),
+		typing:  typingThrottle{interval: s.typingInterval},
 	}
 	h.chats.h = h
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -115,6 +112,8 @@ func newHub(s *Service) (*hub, error) {
 			return nil, err
 		}
 		h.sub = sub
+		h.pub = newPublisher(h, s.publishQueueSize)
+		h.pub.start()
 	}
 	h.wg.Add(1)
 	go h.reconcile()
@@ -181,13 +180,23 @@ func (h *hub) ioContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(h.ctx, ioTimeout)
 }
 
-// publishEvent delivers ev to this node's streams at once and to the other
-// nodes through the Broker. A failed publish is logged, not returned: the
-// event is stored, and other nodes recover it from the Store when they
-// notice the gap.
+// publishEvent delivers ev to this node's streams at once and queues it
+// for the other nodes. Publishing never waits for the Broker: the event is
+// stored (or ephemeral), and other nodes recover stored events from the
+// Store when a notification is lost.
 func (h *hub) publishEvent(ctx context.Context, ev Event) {
 	h.dispatchChat(ev)
 	h.publish(ctx, ev, chatTopicPrefix+ev.ChatID)
+}
+
+// publishTyping fans out that userID is typing in chatID, at most once per
+// Config.TypingInterval for the pair.
+func (h *hub) publishTyping(userID, chatID string) {
+	if !h.typing.allow(h.svc.now(), userID, chatID) {
+		h.svc.flow.typingThrottled.Add(1)
+		return
+	}
+	h.publishEvent(context.Background(), Event{Type: EventTyping, ChatID: chatID, UserID: userID})
 }
 
 // publishChatCreatedTo tells users, on every node, that they are in c:
@@ -207,9 +216,10 @@ func (h *hub) publishChatCreatedTo(ctx context.Context, c Chat, users ...string)
 	h.publish(ctx, ev, topics...)
 }
 
-// publish sends ev to topics through the Broker, encoded once.
+// publish queues ev for topics on the Broker, if there is one. With a
+// Tracer, the notification carries the caller's trace context.
 func (h *hub) publish(ctx context.Context, ev Event, topics ...string) {
-	if h.svc.broker == nil {
+	if h.pub == nil {
 		return
 	}
 	var trace map[string]string
@@ -219,71 +229,7 @@ func (h *hub) publish(ctx context.Context, ev Event, topics ...string) {
 		defer end(nil)
 		trace = h.svc.tracer.Inject(ctx)
 	}
-	payload, err := json.Marshal(envelope{Node: h.node, Event: ev, Trace: trace})
-	if err != nil {
-		h.svc.log.Error("chat: encoding notification", "err", err)
-		return
-	}
-	// The caller's request may end right after; the notification should
-	// still go out.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ioTimeout)
-	defer cancel()
-	for _, topic := range topics {
-		if err := h.svc.broker.Publish(ctx, topic, payload); err != nil {
-			h.svc.log.Warn("chat: publishing notification, will retry", "topic", topic, "err", err)
-			h.retryLater(topic, payload)
-		}
-	}
-}
-
-// retryLater publishes payload on topic again after a while, in place of
-// any older publication on the topic still waiting. Without it, a chat
-// whose last notification failed while the subscribers' connections stayed
-// up would look idle to other nodes until its next event.
-func (h *hub) retryLater(topic string, payload []byte) {
-	h.retryMu.Lock()
-	defer h.retryMu.Unlock()
-	if h.retry == nil {
-		h.retry = make(map[string][]byte)
-	}
-	h.retry[topic] = payload
-	if !h.retrying {
-		h.retrying = h.spawn(h.retryLoop)
-	}
-}
-
-func (h *hub) retryLoop() {
-	for attempt := 0; ; attempt++ {
-		if !h.sleep(retryDelay(attempt + 1)) {
-			return
-		}
-		h.retryMu.Lock()
-		pending := h.retry
-		h.retry = nil
-		h.retryMu.Unlock()
-		for topic, payload := range pending {
-			ctx, cancel := h.ioContext()
-			err := h.svc.broker.Publish(ctx, topic, payload)
-			cancel()
-			if err != nil {
-				h.retryMu.Lock()
-				if h.retry == nil {
-					h.retry = make(map[string][]byte)
-				}
-				if _, newer := h.retry[topic]; !newer {
-					h.retry[topic] = payload
-				}
-				h.retryMu.Unlock()
-			}
-		}
-		h.retryMu.Lock()
-		if len(h.retry) == 0 {
-			h.retrying = false
-			h.retryMu.Unlock()
-			return
-		}
-		h.retryMu.Unlock()
-	}
+	h.pub.publish(ev, trace, topics...)
 }
 
 // brokerHandler adapts the hub to BrokerHandler without exporting its
@@ -782,9 +728,15 @@ func (st *stream) broadcast(ev Event) {
 // the WebSocket handler encodes it once per node, not once per connection.
 type delivery struct {
 	Event
-	once sync.Once
-	data []byte
-	err  error
+	// replayed marks an event sent by a replay, which holds a place in
+	// the subscription's replay allowance until it is read.
+	replayed bool
+	// resyncUpTo is, for a resync standing for held events that did not
+	// fit, the highest seq it stands for.
+	resyncUpTo int64
+	once       sync.Once
+	data       []byte
+	err        error
 }
 
 func (d *delivery) encode() ([]byte, error) {

@@ -74,8 +74,11 @@ type EventDeliveredObserved struct {
 // events dropped this way are recovered from the Store.
 type EventDroppedObserved struct {
 	Type EventType
-	// Reason says why: "queue_full" for a reader's queue, "publish_queue_full"
-	// for the node's queue of Broker publications.
+	// Reason says why: "queue_full" for a reader's queue, "resuming" for
+	// a reader still replaying the chat, "publish_queue_full" for the
+	// node's queue of Broker publications, "publish_failed" for a typing
+	// or read notification the Broker refused (never retried), "shutdown"
+	// for one still queued when the Service shut down.
 	Reason string
 }
 

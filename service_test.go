@@ -168,6 +168,7 @@ func TestMultiNodeRecoversDroppedNotificationsFromTheStore(t *testing.T) {
 	for seq := int64(1); seq <= 5; seq++ {
 		require.Equal(t, seq, nextIn(t, alice, c.ID).Seq)
 	}
+	chat.WaitPublished(nodes[0])
 	broker.SetDrop(false)
 	_, _, err = nodes[0].SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "after"})
 	require.NoError(t, err)
@@ -179,6 +180,7 @@ func TestMultiNodeRecoversDroppedNotificationsFromTheStore(t *testing.T) {
 	broker.SetDrop(true)
 	_, _, err = nodes[0].SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "lost"})
 	require.NoError(t, err)
+	chat.WaitPublished(nodes[0])
 	broker.SetDrop(false)
 	broker.LoseAll()
 	require.Equal(t, int64(7), nextIn(t, bob, c.ID).Seq)
@@ -197,6 +199,7 @@ func TestMultiNodeRecoversLostChatCreated(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = nodes[0].SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "hi"})
 	require.NoError(t, err)
+	chat.WaitPublished(nodes[0])
 	broker.SetDrop(false)
 	broker.LoseAll()
 
@@ -256,6 +259,7 @@ func TestStreamRetriesGapFillUntilTheStoreIsBack(t *testing.T) {
 	broker.SetDrop(true)
 	_, _, err = a.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "1"})
 	require.NoError(t, err)
+	chat.WaitPublished(a)
 	broker.SetDrop(false)
 	store.setDown(true)
 	_, _, err = a.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "2"})

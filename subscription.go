@@ -15,7 +15,9 @@ import (
 //
 // Read it with Next from one goroutine; Close it when done. A reader that
 // falls more than Config.QueueSize live events behind is cut off with
-// ErrSlowConsumer.
+// ErrSlowConsumer. Typing and read events never cut a reader off: they wait
+// apart, the latest per (type, chat, user), at most ephemeralQueueSize of
+// them, and are dropped beyond that.
 type Subscription struct {
 	svc       *Service
 	user      string
@@ -23,6 +25,11 @@ type Subscription struct {
 	out       chan *delivery
 	done      chan struct{}
 	wake      chan struct{} // a control event or reconcile request waits
+	// ephemeralReady signals that ephemeral holds an event.
+	ephemeralReady chan struct{}
+	// replaySlots holds a token per replayed event in out: replays may
+	// use replayAllowance places of out, live events the other QueueSize.
+	replaySlots chan struct{}
 
 	mu        sync.Mutex
 	err       error
@@ -37,7 +44,22 @@ type Subscription struct {
 	unfollows []string // chats left whose streams the goroutine leaves
 	controls  []Event
 	reconcile bool
+	// ephemeral holds typing and read events in arrival order, one per
+	// (type, chat, user): a later one replaces the one waiting.
+	ephemeral []*delivery
+	// resyncs holds, per chat, the resync waiting in pending that stands
+	// for the chat's held events that did not fit.
+	resyncs map[string]*delivery
 }
+
+// replayAllowance is how many places of its queue a subscription keeps
+// for replayed events, on top of queueSize for live ones. A replay waits
+// for the reader when they are taken, so a few suffice.
+func replayAllowance(queueSize int) int { return min(queueSize, 64) }
+
+// ephemeralQueueSize bounds the typing and read events a subscription
+// holds for its reader.
+const ephemeralQueueSize = 64
 
 // Subscribe starts a subscription for userID. positions maps chat ids to
 // the last seq the caller has seen; for each listed chat the user belongs
@@ -64,17 +86,19 @@ func (s *Service) Subscribe(ctx context.Context, userID string, positions map[st
 		pos[id] = seq
 	}
 	sub := &Subscription{
-		svc:       s,
-		user:      userID,
-		positions: pos,
-		out:       make(chan *delivery, s.queueSize),
-		done:      make(chan struct{}),
-		wake:      make(chan struct{}, 1),
-		holdAll:   true,
-		holding:   make(map[string]bool),
-		pos:       make(map[string]int64),
-		following: make(map[string]bool),
-		cut:       make(map[string]int64),
+		svc:            s,
+		user:           userID,
+		positions:      pos,
+		out:            make(chan *delivery, s.queueSize+replayAllowance(s.queueSize)),
+		done:           make(chan struct{}),
+		wake:           make(chan struct{}, 1),
+		holdAll:        true,
+		ephemeralReady: make(chan struct{}, 1),
+		replaySlots:    make(chan struct{}, replayAllowance(s.queueSize)),
+		holding:        make(map[string]bool),
+		pos:            make(map[string]int64),
+		following:      make(map[string]bool),
+		cut:            make(map[string]int64),
 	}
 	if err := s.hub.addSubscription(sub); err != nil {
 		return nil, err
@@ -101,19 +125,58 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 }
 
 func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
-	select {
-	case <-sub.done:
-		return nil, sub.Err()
-	default:
+	for {
+		select {
+		case <-sub.done:
+			return nil, sub.Err()
+		default:
+		}
+		if d := sub.poll(); d != nil {
+			return d, nil
+		}
+		select {
+		case d := <-sub.out:
+			return sub.took(d), nil
+		case <-sub.ephemeralReady:
+		case <-sub.done:
+			return nil, sub.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// took is called with each delivery taken from out: a replayed one frees
+// its place in the replay allowance.
+func (sub *Subscription) took(d *delivery) *delivery {
+	if d.replayed {
+		<-sub.replaySlots
+	}
+	return d
+}
+
+// poll returns the next event if one waits, without waiting: the queue's
+// first, and only when the queue is empty an ephemeral one. The queue goes
+// first so that resumed, and a member.removed, are never overtaken by an
+// ephemeral event that arrived after them.
+func (sub *Subscription) poll() *delivery {
 	select {
 	case d := <-sub.out:
-		return d, nil
-	case <-sub.done:
-		return nil, sub.Err()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return sub.took(d)
+	default:
 	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if len(sub.out) > 0 || len(sub.ephemeral) == 0 {
+		return nil
+	}
+	d := sub.ephemeral[0]
+	sub.ephemeral[0] = nil
+	sub.ephemeral = sub.ephemeral[1:]
+	if len(sub.ephemeral) == 0 {
+		sub.ephemeral = nil
+	}
+	return d
 }
 
 // Done is closed when the subscription ends; Err then says why.
@@ -136,13 +199,15 @@ func (sub *Subscription) Close() error {
 // Typing tells the other members of chatID that the subscription's user is
 // typing. Membership is checked against the chats the subscription follows,
 // so a stream of typing frames costs no Store reads; it reports whether the
-// event was sent.
-func (sub *Subscription) Typing(ctx context.Context, chatID string) bool {
+// user may type there. Within Config.TypingInterval of the user's previous
+// typing event in the chat, nothing is sent. Typing never waits for the
+// Broker.
+func (sub *Subscription) Typing(_ context.Context, chatID string) bool {
 	sub.mu.Lock()
 	ok := sub.following[chatID] && sub.err == nil
 	sub.mu.Unlock()
 	if ok {
-		sub.svc.hub.publishEvent(ctx, Event{Type: EventTyping, ChatID: chatID, UserID: sub.user})
+		sub.svc.hub.publishTyping(sub.user, chatID)
 	}
 	return ok
 }
@@ -240,9 +305,13 @@ func (sub *Subscription) deliver(d *delivery) {
 	if sub.err != nil || !sub.wantedLocked(d) {
 		return
 	}
+	if isEphemeral(d.Type) {
+		sub.deliverEphemeralLocked(d)
+		return
+	}
 	if sub.holdAll || sub.holding[d.ChatID] {
 		if len(sub.pending) >= cap(sub.out)+fillPage {
-			sub.failLocked(ErrSlowConsumer)
+			sub.resyncLaterLocked(d)
 			return
 		}
 		sub.pending = append(sub.pending, d)
@@ -253,14 +322,95 @@ func (sub *Subscription) deliver(d *delivery) {
 	}
 	select {
 	case sub.out <- d:
+		if d.Type == EventMemberRemoved && d.UserID == sub.user {
+			sub.dropEphemeralLocked(d.ChatID)
+		}
 	default:
 		sub.failLocked(ErrSlowConsumer)
 	}
 }
 
+func isEphemeral(t EventType) bool { return t == EventTyping || t == EventRead }
+
+// deliverEphemeralLocked queues a typing or read event apart from the
+// others. It is dropped while its chat is held (live events only; a resume
+// is short), and when ephemeralQueueSize others wait; an older one of the
+// same type, chat and user is replaced in place.
+func (sub *Subscription) deliverEphemeralLocked(d *delivery) {
+	if sub.holdAll || sub.holding[d.ChatID] {
+		sub.droppedLocked(d, "resuming")
+		return
+	}
+	for i, old := range sub.ephemeral {
+		if old.Type == d.Type && old.ChatID == d.ChatID && old.UserID == d.UserID {
+			if d.ReadSeq >= old.ReadSeq {
+				sub.ephemeral[i] = d
+			}
+			return
+		}
+	}
+	if len(sub.ephemeral) >= ephemeralQueueSize {
+		sub.droppedLocked(d, "queue_full")
+		return
+	}
+	sub.ephemeral = append(sub.ephemeral, d)
+	select {
+	case sub.ephemeralReady <- struct{}{}:
+	default:
+	}
+}
+
+// droppedLocked counts an ephemeral event not delivered, for FlowCounts
+// and the Observer.
+func (sub *Subscription) droppedLocked(d *delivery, reason string) {
+	sub.svc.flow.ephemeralDropped.Add(1)
+	sub.svc.observe(EventDroppedObserved{Type: d.Type, Reason: reason})
+}
+
+// dropEphemeralLocked forgets the waiting ephemeral events of a chat the
+// user just left: member.removed is their last event of it.
+func (sub *Subscription) dropEphemeralLocked(chatID string) {
+	kept := sub.ephemeral[:0]
+	for _, d := range sub.ephemeral {
+		if d.ChatID != chatID {
+			kept = append(kept, d)
+		}
+	}
+	clear(sub.ephemeral[len(kept):])
+	sub.ephemeral = kept
+}
+
+// resyncLaterLocked drops d, a held event that does not fit, and makes
+// sure a resync of its chat is held in its place: the reader refetches the
+// chat instead of the connection being cut off. There is at most one such
+// resync per chat, so pending stays bounded.
+func (sub *Subscription) resyncLaterLocked(d *delivery) {
+	r := sub.resyncs[d.ChatID]
+	if r == nil {
+		if sub.resyncs == nil {
+			sub.resyncs = make(map[string]*delivery)
+		}
+		r = &delivery{Event: Event{Type: EventResync, ChatID: d.ChatID}}
+		sub.resyncs[d.ChatID] = r
+		sub.pending = append(sub.pending, r)
+	}
+	r.resyncUpTo = max(r.resyncUpTo, d.Seq)
+}
+
 // advanceLocked reports whether d is new to the reader and, if so, records
 // its seq as the chat's position.
 func (sub *Subscription) advanceLocked(d *delivery) bool {
+	if d.resyncUpTo > 0 {
+		// A resync standing for dropped held events: needless if the
+		// replay has covered them since.
+		delete(sub.resyncs, d.ChatID)
+		if d.resyncUpTo <= sub.pos[d.ChatID] {
+			return false
+		}
+		sub.pos[d.ChatID] = d.resyncUpTo
+		sub.svc.flow.forcedResyncs.Add(1)
+		return true
+	}
 	if d.Seq == 0 {
 		return true
 	}
@@ -299,6 +449,21 @@ func (sub *Subscription) signal() {
 	case sub.wake <- struct{}{}:
 	default:
 	}
+}
+
+// sendReplayed hands d, an event of a replay or one held during it, to the
+// reader, waiting while the replay allowance is used up. The allowance is
+// room of its own in the queue, so that a long replay never leaves live
+// events of the other chats without room (which would cut the reader off
+// as a slow consumer).
+func (sub *Subscription) sendReplayed(d *delivery) bool {
+	select {
+	case sub.replaySlots <- struct{}{}:
+	case <-sub.done:
+		return false
+	}
+	d.replayed = true
+	return sub.send(d)
 }
 
 // send hands d to the reader, waiting while the queue is full.
@@ -477,7 +642,7 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 			sub.mu.Lock()
 			fresh := sub.advanceLocked(d)
 			sub.mu.Unlock()
-			if fresh && !sub.send(d) {
+			if fresh && !sub.sendReplayed(d) {
 				return sub.Err()
 			}
 			after = ev.Seq
@@ -517,7 +682,7 @@ func (sub *Subscription) release(unhold func()) {
 			sub.mu.Lock()
 			fresh := sub.wantedLocked(d) && sub.advanceLocked(d)
 			sub.mu.Unlock()
-			if fresh && !sub.send(d) {
+			if fresh && !sub.sendReplayed(&delivery{Event: d.Event}) {
 				return
 			}
 		}

@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/embedchat/chat/internal/origin"
 )
 
 // WebSocket close codes the handler uses besides the standard ones (1000
 // after the client closes, 1001 going away on Shutdown, 1008 when a ping or
-// a write times out, 1009 for a frame over the read limit, 1011 for an
-// internal error, 1013 when the Store is unavailable).
+// a write times out or the client sends too many frames, 1009 for a frame
+// over the read limit, 1011 for an internal error, 1013 when the Store is
+// unavailable).
 const (
 	// CloseSlowConsumer closes a connection whose client does not read
 	// fast enough: its send queue filled up.
@@ -28,12 +30,17 @@ const (
 	CloseResumeTimeout websocket.StatusCode = 4001
 )
 
+// errTooManyFrames ends the subscription of a client that sends frames
+// faster than WebSocketConfig.MaxFrameRate.
+var errTooManyFrames = errors.New("chat: too many frames")
+
 // Defaults of WebSocketConfig.
 const (
 	DefaultResumeTimeout = 10 * time.Second
 	DefaultReadLimit     = 64 << 10
 	DefaultPingInterval  = 30 * time.Second
 	DefaultWriteTimeout  = 10 * time.Second
+	DefaultMaxFrameRate  = 20
 )
 
 // WebSocketConfig configures the WebSocket handler. The zero value is
@@ -58,6 +65,10 @@ type WebSocketConfig struct {
 	PingInterval time.Duration
 	// WriteTimeout bounds the write of one frame. Default 10 s.
 	WriteTimeout time.Duration
+	// MaxFrameRate bounds the frames a client may send per second, with
+	// bursts of as many; a client over it is closed with 1008. Default
+	// 20; negative means no bound.
+	MaxFrameRate int
 }
 
 // NewWebSocketHandler returns the WebSocket endpoint of svc. Mount it at
@@ -75,6 +86,9 @@ func NewWebSocketHandler(svc *Service, cfg WebSocketConfig) http.Handler {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxFrameRate == 0 {
+		cfg.MaxFrameRate = DefaultMaxFrameRate
 	}
 	return &wsHandler{svc: svc, cfg: cfg}
 }
@@ -121,7 +135,8 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.svc.connections.Add(1)
 	defer h.svc.connections.Add(-1)
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	sw := &spoolingWriter{ResponseWriter: w, timeout: h.cfg.WriteTimeout}
+	conn, err := websocket.Accept(sw, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {
 		// Accept has answered the client: only failures that the checks
 		// above cannot foresee, such as a ResponseWriter that cannot
@@ -129,8 +144,16 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.svc.log.Debug("chat: websocket upgrade refused", "err", err)
 		return
 	}
+	if sw.spool != nil {
+		// Closing the connection lets the spool write what it holds
+		// within WriteTimeout; the handler owns that goroutine.
+		defer sw.spool.wait()
+	}
 	conn.SetReadLimit(h.cfg.ReadLimit)
-	c := &wsConn{h: h, conn: conn, user: user}
+	c := &wsConn{h: h, conn: conn, user: user, spool: sw.spool}
+	if n := h.cfg.MaxFrameRate; n > 0 {
+		c.frames = rate.NewLimiter(rate.Limit(n), n)
+	}
 	c.serve(r.Context())
 }
 
@@ -187,9 +210,16 @@ func (s *Service) trackHandler() bool {
 }
 
 type wsConn struct {
-	h    *wsHandler
-	conn *websocket.Conn
-	user string
+	h      *wsHandler
+	conn   *websocket.Conn
+	user   string
+	frames *rate.Limiter // nil: no bound
+	spool  *spoolConn    // nil if the connection was not hijacked through spoolingWriter
+}
+
+// allowFrame reports whether the client is within MaxFrameRate.
+func (c *wsConn) allowFrame() bool {
+	return c.frames == nil || c.frames.Allow()
 }
 
 func (c *wsConn) serve(reqCtx context.Context) {
@@ -204,7 +234,7 @@ func (c *wsConn) serve(reqCtx context.Context) {
 
 	sub, status, reason := c.handshake(ctx)
 	if sub == nil {
-		c.conn.Close(status, reason)
+		c.close(status, reason)
 		return
 	}
 	defer sub.Close()
@@ -215,9 +245,15 @@ func (c *wsConn) serve(reqCtx context.Context) {
 		c.readLoop(ctx, sub)
 	}()
 	status, reason = c.writeLoop(ctx, sub)
-	c.conn.Close(status, reason)
+	c.close(status, reason)
 	cancel()
 	<-readDone
+}
+
+// close ends the connection with status, counting it for FlowCounts.
+func (c *wsConn) close(status websocket.StatusCode, reason string) {
+	c.h.svc.flow.countClose(int(status))
+	c.conn.Close(status, reason)
 }
 
 // handshake reads frames until a valid resume, answering anything else with
@@ -238,6 +274,9 @@ func (c *wsConn) handshake(ctx context.Context) (*Subscription, websocket.Status
 				return nil, CloseResumeTimeout, "no resume frame in time"
 			}
 			return nil, closeStatusOf(err), ""
+		}
+		if !c.allowFrame() {
+			return nil, websocket.StatusPolicyViolation, "too many frames"
 		}
 		f, ferr := parseFrame(typ, data)
 		if ferr == nil && f.Type != "resume" {
@@ -302,6 +341,10 @@ func (c *wsConn) readLoop(ctx context.Context, sub *Subscription) {
 			sub.fail(ErrClosed)
 			return
 		}
+		if !c.allowFrame() {
+			sub.fail(errTooManyFrames)
+			return
+		}
 		f, err := parseFrame(typ, data)
 		if err == nil && f.Type == "resume" {
 			err = invalidf("already resumed")
@@ -321,20 +364,50 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 		defer t.Stop()
 		ping = t.C
 	}
-	for {
-		select {
-		case d := <-sub.out:
-			data, err := d.encode()
-			if err != nil {
-				c.h.svc.log.Error("chat: encoding event", "err", err)
-				return websocket.StatusInternalError, "internal error"
-			}
-			if err := c.write(ctx, data); err != nil {
-				if s := websocket.CloseStatus(err); s != -1 {
-					return s, ""
-				}
+	var stalled <-chan struct{}
+	if c.spool != nil {
+		stalled = c.spool.stalled
+	}
+	send := func(d *delivery) (websocket.StatusCode, string) {
+		// Wait for the client to read what the spool holds, so that
+		// whatever ends the connection meanwhile finds the spool at a
+		// frame boundary, with room for the close frame.
+		if c.spool != nil {
+			if err := c.spool.waitRoom(ctx, sub.done); errors.Is(err, errWriteStalled) {
 				return websocket.StatusPolicyViolation, "write timeout"
 			}
+		}
+		if err := sub.Err(); err != nil {
+			return c.closeFor(err)
+		}
+		data, err := d.encode()
+		if err != nil {
+			c.h.svc.log.Error("chat: encoding event", "err", err)
+			return websocket.StatusInternalError, "internal error"
+		}
+		if err := c.write(ctx, data); err != nil {
+			if s := websocket.CloseStatus(err); s != -1 {
+				return s, ""
+			}
+			return websocket.StatusPolicyViolation, "write timeout"
+		}
+		return 0, ""
+	}
+	for {
+		if d := sub.poll(); d != nil && sub.Err() == nil {
+			if status, reason := send(d); status != 0 {
+				return status, reason
+			}
+			continue
+		}
+		select {
+		case d := <-sub.out:
+			if status, reason := send(sub.took(d)); status != 0 {
+				return status, reason
+			}
+		case <-sub.ephemeralReady:
+		case <-stalled:
+			return websocket.StatusPolicyViolation, "write timeout"
 		case <-ping:
 			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 			err := c.conn.Ping(pctx)
@@ -343,20 +416,28 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 				return websocket.StatusPolicyViolation, "ping timeout"
 			}
 		case <-sub.done:
-			switch err := sub.Err(); {
-			case errors.Is(err, ErrSlowConsumer):
-				return CloseSlowConsumer, "slow consumer: send queue full"
-			case errors.Is(err, ErrUnavailable):
-				return websocket.StatusTryAgainLater, "backend unavailable, reconnect later"
-			case errors.Is(err, ErrClosed) && c.h.svc.checkOpen() != nil:
-				return websocket.StatusGoingAway, "server shutting down"
-			case errors.Is(err, ErrClosed):
-				return websocket.StatusNormalClosure, ""
-			default:
-				c.h.svc.log.Error("chat: subscription failed", "user_id", c.user, "err", err)
-				return websocket.StatusInternalError, "internal error"
-			}
+			return c.closeFor(sub.Err())
 		}
+	}
+}
+
+// closeFor says how to close the connection of a subscription that ended
+// with err.
+func (c *wsConn) closeFor(err error) (websocket.StatusCode, string) {
+	switch {
+	case errors.Is(err, errTooManyFrames):
+		return websocket.StatusPolicyViolation, "too many frames"
+	case errors.Is(err, ErrSlowConsumer):
+		return CloseSlowConsumer, "slow consumer: send queue full"
+	case errors.Is(err, ErrUnavailable):
+		return websocket.StatusTryAgainLater, "backend unavailable, reconnect later"
+	case errors.Is(err, ErrClosed) && c.h.svc.checkOpen() != nil:
+		return websocket.StatusGoingAway, "server shutting down"
+	case errors.Is(err, ErrClosed):
+		return websocket.StatusNormalClosure, ""
+	default:
+		c.h.svc.log.Error("chat: subscription failed", "user_id", c.user, "err", err)
+		return websocket.StatusInternalError, "internal error"
 	}
 }
 

@@ -379,7 +379,10 @@ func TestWebSocketUnauthenticatedAndForeignOrigin(t *testing.T) {
 // keep receiving everything.
 func TestWebSocketSlowReaderIsDisconnectedOthersUnaffected(t *testing.T) {
 	svc := chattest.NewService(t, chat.Config{QueueSize: 16})
-	srv := chattest.NewServer(t, svc)
+	// A write timeout longer than the test: on a slow machine the sends
+	// could otherwise leave the slow client's socket idle long enough for
+	// 1008 "write timeout" to come before the queue overflows.
+	srv := newServerWith(t, svc, chat.WebSocketConfig{WriteTimeout: time.Hour})
 	c := mustCreateChat(t, srv, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob", "slow"}})
 	slow, _ := srv.Connect("slow", map[string]int64{c.ID: 0})
 	bob, _ := srv.Connect("bob", map[string]int64{c.ID: 0})

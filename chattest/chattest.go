@@ -192,11 +192,26 @@ type Conn struct {
 // Dial connects to a WebSocket handler at url as user, sending UserHeader.
 func Dial(t testing.TB, url, user string) *Conn {
 	t.Helper()
+	return DialWithOptions(t, url, user, nil)
+}
+
+// DialWithOptions is Dial with options of the caller's (an HTTP client,
+// headers), to which it adds UserHeader.
+func DialWithOptions(t testing.TB, url, user string, opts *websocket.DialOptions) *Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	h := http.Header{}
+	o := websocket.DialOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	h := o.HTTPHeader.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
 	h.Set(UserHeader, user)
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+	o.HTTPHeader = h
+	c, _, err := websocket.Dial(ctx, url, &o)
 	if err != nil {
 		t.Fatalf("chattest: dial %s as %s: %v", url, user, err)
 	}

@@ -1,0 +1,228 @@
+package chat
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// A WebSocket library writes frames straight to the socket, so a client
+// that stops reading leaves the server blocked in the middle of a frame;
+// the only way out is to drop the TCP connection, and the client never
+// learns the close code. The spool sits between the library and the socket
+// instead: the library's writes land in memory at once, whole frames, and
+// one goroutine copies them to the socket as fast as the client reads. The
+// WebSocket writer waits while more than spoolWatermark bytes are
+// unwritten, so it notices a client falling behind (its queue overflows,
+// or WriteTimeout passes) while the close frame can still go right after
+// the last whole frame. The client gets it once it reads what came before.
+
+// spoolWatermark is how many unwritten bytes the spool takes before the
+// WebSocket writer waits. It bounds, with one frame, the memory a
+// connection of a stalled client holds.
+const spoolWatermark = 64 << 10
+
+// spoolKeep is the largest buffer the spool keeps for reuse; larger ones,
+// grown by a burst, go back to the garbage collector.
+const spoolKeep = 8 << 10
+
+// spoolPiece is the most the spool writes to the socket at once: the
+// client must take each piece within WriteTimeout.
+const spoolPiece = 16 << 10
+
+// spoolConn is a net.Conn whose writes go to the spool. Its pump
+// goroutine runs only while there is something to write, so an idle
+// connection costs no goroutine.
+type spoolConn struct {
+	net.Conn
+	timeout time.Duration // for the client to take one piece; also the linger
+	room    chan struct{} // the pump wrote a piece
+	stalled chan struct{} // closed when a piece took longer than timeout
+	stall   sync.Once
+	pumps   sync.WaitGroup
+
+	mu       sync.Mutex
+	buf      []byte // written, not yet taken by the pump
+	spare    []byte
+	inflight int // bytes the pump has taken and not yet written
+	pumping  bool
+	closed   bool
+	err      error // the socket's write error, if any
+	watchdog *time.Timer
+}
+
+func newSpoolConn(c net.Conn, timeout time.Duration) *spoolConn {
+	return &spoolConn{
+		Conn:    c,
+		timeout: timeout,
+		room:    make(chan struct{}, 1),
+		stalled: make(chan struct{}),
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Write queues p for the socket; it never waits for the client.
+func (s *spoolConn) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.closed {
+		return 0, net.ErrClosed
+	}
+	s.buf = append(s.buf, p...)
+	if !s.pumping {
+		s.pumping = true
+		s.pumps.Add(1)
+		go s.pump()
+	}
+	return len(p), nil
+}
+
+// Close stops reads at once. The socket is closed now if nothing is left
+// to write, else by the pump once it has written what is spooled, or
+// after the timeout.
+func (s *spoolConn) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.closed = true
+	pumping := s.pumping
+	s.mu.Unlock()
+	if !pumping {
+		return s.Conn.Close()
+	}
+	_ = s.Conn.SetReadDeadline(time.Now())
+	_ = s.Conn.SetWriteDeadline(time.Now().Add(s.timeout))
+	return nil
+}
+
+// wait waits for the pump to finish.
+func (s *spoolConn) wait() { s.pumps.Wait() }
+
+// pending returns the bytes not yet written to the socket.
+func (s *spoolConn) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.buf) + s.inflight
+}
+
+// failed reports whether the socket refused a write.
+func (s *spoolConn) failed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil
+}
+
+// pump writes the spool to the socket until it is empty.
+func (s *spoolConn) pump() {
+	defer s.pumps.Done()
+	s.mu.Lock()
+	if s.watchdog == nil {
+		s.watchdog = time.AfterFunc(time.Hour, func() { s.stall.Do(func() { close(s.stalled) }) })
+		s.watchdog.Stop()
+	}
+	watchdog := s.watchdog
+	for {
+		chunk := s.buf
+		s.buf, s.spare = s.spare[:0], nil
+		if len(chunk) == 0 {
+			s.pumping = false
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				s.Conn.Close()
+			}
+			return
+		}
+		s.inflight = len(chunk)
+		s.mu.Unlock()
+		var err error
+		for rest := chunk; len(rest) > 0 && err == nil; {
+			n := min(len(rest), spoolPiece)
+			watchdog.Reset(s.timeout)
+			_, err = s.Conn.Write(rest[:n])
+			watchdog.Stop()
+			rest = rest[n:]
+			s.mu.Lock()
+			s.inflight = len(rest)
+			s.mu.Unlock()
+			signal(s.room)
+		}
+		s.mu.Lock()
+		s.inflight = 0
+		if cap(chunk) <= spoolKeep {
+			s.spare = chunk[:0]
+		}
+		if err != nil {
+			s.err = err
+			s.buf = nil
+			s.pumping = false
+			s.mu.Unlock()
+			s.Conn.Close()
+			return
+		}
+	}
+}
+
+// errWriteStalled means the client read nothing for WriteTimeout.
+var errWriteStalled = errors.New("chat: websocket write stalled")
+
+// waitRoom waits until the spool holds at most spoolWatermark unwritten
+// bytes. It fails with errWriteStalled if the client stopped taking them,
+// and returns early without error when stop is closed.
+func (s *spoolConn) waitRoom(ctx context.Context, stop <-chan struct{}) error {
+	for {
+		if s.pending() <= spoolWatermark || s.failed() {
+			return nil
+		}
+		select {
+		case <-s.room:
+		case <-s.stalled:
+			return errWriteStalled
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// spoolingWriter hands the WebSocket library a spoolConn when it hijacks
+// the connection.
+type spoolingWriter struct {
+	http.ResponseWriter
+	timeout time.Duration
+	spool   *spoolConn
+}
+
+func (w *spoolingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *spoolingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// The library writes through brw.Writer: point it at the spool,
+	// after whatever the server had buffered for the socket.
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	w.spool = newSpoolConn(conn, w.timeout)
+	brw.Writer.Reset(w.spool)
+	return w.spool, brw, nil
+}
