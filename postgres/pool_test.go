@@ -69,7 +69,10 @@ func backendPIDs(t *testing.T, db *sqlx.DB, app string) []int {
 	return pids
 }
 
-// sendConcurrently sends n messages into chat c0 from senders goroutines.
+// sendConcurrently makes n requests as a server handles them, each reading
+// the chat and its latest messages and then sending into chat c0, from
+// senders goroutines. The sends are committed in groups through one
+// connection; the reads are what keeps several connections busy at once.
 func sendConcurrently(t *testing.T, s *Store, senders, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -79,6 +82,14 @@ func sendConcurrently(t *testing.T, s *Store, senders, n int) {
 		go func() {
 			defer wg.Done()
 			for range n / senders {
+				if _, err := s.GetChat(t.Context(), "c0"); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.ListMessages(t.Context(), "c0", chat.MessageQuery{Limit: 20}); err != nil {
+					errs <- err
+					return
+				}
 				m := chat.Message{ChatID: "c0", Sender: fmt.Sprintf("u%d", g), Text: "steady", CreatedAt: testNow()}
 				if _, _, err := s.AppendMessage(t.Context(), m); err != nil {
 					errs <- err
@@ -95,8 +106,8 @@ func sendConcurrently(t *testing.T, s *Store, senders, n int) {
 }
 
 // With as many idle connections as open ones, a steady load of 8
-// concurrent senders opens no PostgreSQL session after the pool has warmed
-// up: the same server processes serve every send. The pool as
+// concurrent requests (reads and a send each) opens no PostgreSQL session
+// after the pool has warmed up: the same server processes serve every send. The pool as
 // database/sql configures it by default (2 idle) is measured alongside and
 // logged, not asserted: how often it churns depends on scheduling.
 func TestSteadyLoadOpensNoSessionsAfterWarmUp(t *testing.T) {
@@ -127,7 +138,7 @@ func TestSteadyLoadOpensNoSessionsAfterWarmUp(t *testing.T) {
 		sendConcurrently(t, s, senders, steady)
 		pidsAfter := backendPIDs(t, admin, app)
 		open, openedAfter := poolSessions(db)
-		t.Logf("%s: %d new sessions in %d sends after warm-up (%d open at the end)", pool.name, openedAfter-openedBefore, steady, open)
+		t.Logf("%s: %d new sessions in %d requests after warm-up (%d open at the end)", pool.name, openedAfter-openedBefore, steady, open)
 		if pool.name == "idle=open" {
 			require.Equal(t, openedBefore, openedAfter, "sessions opened by the pool after warm-up")
 			require.Equal(t, pidsBefore, pidsAfter, "server processes of the pool's sessions")
