@@ -301,9 +301,15 @@ func (cc *connCheck) record(i int, r record) {
 		cc.violation(classLeaked, r, 1, "%s after the user's own member.removed", r.typ)
 		return
 	}
-	if !t.owed(user, r.seq) && !cc.readdedBefore(t, r) {
+	leaked := !t.owed(user, r.seq) && !cc.readdedBefore(t, r)
+	if leaked {
 		cc.violation(classLeaked, r, 1, "%s while the user was not a member", r.typ)
-		return
+		if st == nil || !st.active {
+			return
+		}
+		// On a connection that follows the chat, a leaked event still
+		// shows what came before it: a missing own member.removed is
+		// lost.
 	}
 	if st == nil || !st.active {
 		bound, ok := cc.anchors[r.chat]

@@ -64,13 +64,17 @@ func parseFaults(s string) ([]string, error) {
 
 // injectFaults injects the configured faults one after another, every
 // cfg.FaultEvery, until ctx ends. Each round takes the kinds in a fresh
-// random order, so that a run of len(kinds) faults has one of each.
-func (s *sim) injectFaults(ctx context.Context) {
+// random order; roundDone is closed once every kind has been injected.
+func (s *sim) injectFaults(ctx context.Context, roundDone chan<- struct{}) {
 	if len(s.cfg.Faults) == 0 {
+		close(roundDone)
 		return
 	}
 	var queue []string
-	for {
+	for injected := 0; ; injected++ {
+		if injected == len(s.cfg.Faults) {
+			close(roundDone)
+		}
 		select {
 		case <-ctx.Done():
 			return

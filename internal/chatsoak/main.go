@@ -26,12 +26,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/embedchat/chat/internal/testenv"
 )
@@ -73,7 +76,7 @@ func main() {
 	flag.IntVar(&cfg.Users, "users", cfg.Users, "users, each with one device that reconnects")
 	flag.IntVar(&cfg.Groups, "groups", cfg.Groups, "groups created at the start (users create up to as many more)")
 	flag.Float64Var(&cfg.Rate, "rate", cfg.Rate, "user actions per second (sends are about half)")
-	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the workload and the faults run")
+	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the workload and the faults run (longer if needed to inject each fault once)")
 	flag.DurationVar(&cfg.FaultEvery, "fault-every", cfg.FaultEvery, "pause between the end of one fault's recovery and the next fault")
 	flag.DurationVar(&cfg.FaultDown, "fault-down", cfg.FaultDown, "how long a killed Broker or node stays down, or the Broker paused")
 	flag.StringVar(&faults, "faults", faults, "faults to inject in turn: all, none, or a list of "+strings.Join(allFaults, ","))
@@ -89,6 +92,8 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Progress = os.Stderr
+	// The nodes log Redis outages; the tool's own Redis probes need not.
+	redis.SetLogger(quietRedis{})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	rep, err := run(ctx, cfg)
@@ -102,6 +107,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func (s *sim) progress(format string, args ...any) {
 	if s.cfg.Progress != nil {
@@ -168,7 +177,11 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	s.progress("%d devices connected; workload and faults start", len(s.users)+len(s.probes))
 
-	loadCtx, stopLoad := context.WithTimeout(ctx, cfg.Duration)
+	// The load runs for cfg.Duration, and on until every kind of fault
+	// has been injected once, which takes at most a recovery timeout
+	// per kind more.
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	roundDone := make(chan struct{})
 	var load sync.WaitGroup
 	load.Add(2)
 	go func() {
@@ -177,10 +190,18 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}()
 	go func() {
 		defer load.Done()
-		s.injectFaults(loadCtx)
+		s.injectFaults(loadCtx, roundDone)
 	}()
-	load.Wait()
+	select {
+	case <-ctx.Done():
+	case <-time.After(cfg.Duration):
+	}
+	select {
+	case <-ctx.Done():
+	case <-roundDone:
+	}
 	stopLoad()
+	load.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -200,6 +221,15 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	rep.maxSessions = maxSessions
 	rep.dir = dir
+	if len(rep.checker.violations) > 0 {
+		if f, err := os.Create(filepath.Join(dir, "violations.txt")); err == nil {
+			s.mu.Lock()
+			conns := slices.Clone(s.conns)
+			s.mu.Unlock()
+			rep.writeDetails(f, conns)
+			f.Close()
+		}
+	}
 	if rep.ok() && !keep {
 		_ = os.RemoveAll(dir)
 		rep.dir = ""
@@ -290,7 +320,7 @@ func (s *sim) settle(ctx context.Context) ([]violation, error) {
 			ready, clog := d.ready, d.log
 			for id, last := range want[d.user] {
 				if p := d.pos[id]; !ready || p < last {
-					v := violation{class: classBehind, at: s.since(), user: d.user, node: -1, chat: id, seq: p, n: last - p,
+					v := violation{class: classBehind, at: s.since(), user: d.user, conn: -1, node: -1, chat: id, seq: p, n: last - p,
 						detail: fmt.Sprintf("at %d, the Store at %d", p, last)}
 					if clog != nil {
 						v.conn, v.node = clog.id, clog.node

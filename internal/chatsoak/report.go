@@ -113,12 +113,55 @@ func (r *report) write(w io.Writer) {
 		}
 	}
 	if r.dir != "" {
-		fmt.Fprintf(w, "  logs:       %s\n", r.dir)
+		fmt.Fprintf(w, "  logs:       %s (violations.txt: each listed violation's connection and chat in detail)\n", r.dir)
 	}
 	if r.ok() {
 		fmt.Fprintln(w, "  result:     PASS")
 	} else {
 		fmt.Fprintln(w, "  result:     FAIL")
+	}
+}
+
+// writeDetails writes, for each listed violation, what its connection saw
+// of the chat and the user's member events in the Store's log, so that a
+// violation can be told from a checker's mistake and traced in the nodes'
+// logs.
+func (r *report) writeDetails(w io.Writer, conns []*connLog) {
+	k := r.checker
+	for i, v := range k.violations[:min(maxListed, len(k.violations))] {
+		fmt.Fprintf(w, "== %d: %s\n", i+1, v)
+		if t := k.truths[v.chat]; t != nil {
+			fmt.Fprintf(w, "Store: chat %s, last seq %d, %s initially a member: %v; member events of %s:", v.chat, t.last, v.user, t.initial[v.user], v.user)
+			for _, tg := range t.toggles[v.user] {
+				verb := "removed"
+				if tg.added {
+					verb = "added"
+					if at, ok := k.addStarted[addKey{v.chat, v.user, tg.seq}]; ok {
+						verb += fmt.Sprintf(" (asked at t=%v)", at.Round(time.Millisecond))
+					}
+				}
+				fmt.Fprintf(w, " %s at %d;", verb, tg.seq)
+			}
+			fmt.Fprintln(w)
+		}
+		if v.conn < 0 || v.conn >= len(conns) {
+			continue
+		}
+		c := conns[v.conn]
+		pos, listed := c.listed[v.chat]
+		fmt.Fprintf(w, "connection %d: user %s, node %d, t=%v to t=%v, closed %s, listed the chat: %v (position %d)\n",
+			c.id, c.user, c.node, c.start.Round(time.Millisecond), c.end.Round(time.Millisecond), closeName(c.closeStatus), listed, pos)
+		for j, rec := range c.recs {
+			if rec.chat != v.chat && rec.typ != "resumed" {
+				continue
+			}
+			switch {
+			case rec.isAnchor:
+				fmt.Fprintf(w, "  #%d t=%v anchor: last_seq %d over REST (for record %d)\n", j, rec.at.Round(time.Millisecond), rec.anchor, rec.ref)
+			default:
+				fmt.Fprintf(w, "  #%d t=%v %s seq=%d %s\n", j, rec.at.Round(time.Millisecond), rec.typ, rec.seq, rec.user)
+			}
+		}
 	}
 }
 
