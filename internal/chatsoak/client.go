@@ -156,6 +156,10 @@ func (c *connLog) add(r record) int {
 	return len(c.recs) - 1
 }
 
+// closedAtEnd is the close status of a connection the run closed as it
+// ended.
+const closedAtEnd websocket.StatusCode = -2
+
 // device is one user's client: it keeps per-chat positions across its
 // connections, as a real client does, and reconnects whenever its
 // connection ends.
@@ -263,6 +267,9 @@ func (d *device) session(ctx context.Context) bool {
 		if err != nil {
 			clog.mu.Lock()
 			clog.closeStatus = websocket.CloseStatus(err)
+			if ctx.Err() != nil {
+				clog.closeStatus = closedAtEnd
+			}
 			clog.mu.Unlock()
 			return resumed
 		}

@@ -49,6 +49,8 @@ func closeName(code websocket.StatusCode) string {
 	switch code {
 	case -1:
 		return "no close frame"
+	case closedAtEnd:
+		return "closed at the end"
 	case websocket.StatusNormalClosure:
 		return "1000"
 	}
