@@ -118,17 +118,34 @@ func startCluster(ctx context.Context, cfg config, dir string) (_ *cluster, err 
 		if err != nil {
 			return nil, err
 		}
+		// Each node reaches PostgreSQL and Redis through proxies of its
+		// own, so that one node's links can be slowed.
+		pgProxy, err := startProxy(pgAddr(nodeURL))
+		if err != nil {
+			return nil, err
+		}
+		c.cleanup = append(c.cleanup, pgProxy.close)
+		redisProxy, err := startProxy(c.redis.Addr())
+		if err != nil {
+			return nil, err
+		}
+		c.cleanup = append(c.cleanup, redisProxy.close)
+		u, _ := url.Parse(nodeURL)
+		u.Host = pgProxy.addr()
+		nodeURL = u.String()
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {
 			return nil, err
 		}
 		c.cleanup = append(c.cleanup, func() { logf.Close() })
 		n := &node{
-			id:   i,
-			addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			log:  logf,
+			id:         i,
+			addr:       net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			log:        logf,
+			pgProxy:    pgProxy,
+			redisProxy: redisProxy,
 		}
-		n.args = []string{"-addr", n.addr, "-postgres", nodeURL, "-redis", "redis://" + c.redis.Addr()}
+		n.args = []string{"-addr", n.addr, "-postgres", nodeURL, "-redis", "redis://" + redisProxy.addr()}
 		c.nodes = append(c.nodes, n)
 		c.cleanup = append(c.cleanup, n.stop)
 	}
@@ -180,6 +197,15 @@ func (c *cluster) sessions(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// pgAddr is the host:port of a PostgreSQL URL.
+func pgAddr(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "5432")
+}
+
 // liveNodes returns the indexes of the nodes that are serving.
 func (c *cluster) liveNodes() []int {
 	var live []int
@@ -221,6 +247,8 @@ type node struct {
 	addr string
 	args []string
 	log  *os.File
+	// The node's links to the backends.
+	pgProxy, redisProxy *delayProxy
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd

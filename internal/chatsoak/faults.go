@@ -19,9 +19,16 @@ const (
 	faultBrokerPause = "broker-pause" // redis-server SIGSTOPped for -fault-down, then SIGCONT
 	faultPGTerminate = "pg-terminate" // every PostgreSQL session of the nodes terminated
 	faultNodeKill    = "node-kill"    // one node SIGKILLed, restarted after -fault-down
+	faultLinkDelay   = "link-delay"   // one node's replies from Redis and PostgreSQL delayed for 5 × -fault-down
 )
 
-var allFaults = []string{faultBrokerKill, faultBrokerPause, faultPGTerminate, faultNodeKill}
+var allFaults = []string{faultBrokerKill, faultBrokerPause, faultPGTerminate, faultNodeKill, faultLinkDelay}
+
+// The delays of the link-delay fault, those of issue 9's reports.
+const (
+	slowRedisLink = 80 * time.Millisecond
+	slowPGLink    = 40 * time.Millisecond
+)
 
 // recoveryTimeout bounds the wait for a probe after a fault; a fault not
 // recovered from by then is reported as such.
@@ -127,6 +134,14 @@ func (s *sim) inject(ctx context.Context, kind string) faultResult {
 		n.kill()
 		time.Sleep(s.cfg.FaultDown)
 		res.err = n.start(ctx, s.cl.bin)
+	case faultLinkDelay:
+		n := s.cl.nodes[s.rng.IntN(len(s.cl.nodes))]
+		res.detail = fmt.Sprintf("(node %d)", n.id)
+		n.redisProxy.setDelay(slowRedisLink)
+		n.pgProxy.setDelay(slowPGLink)
+		time.Sleep(5 * s.cfg.FaultDown)
+		n.redisProxy.setDelay(0)
+		n.pgProxy.setDelay(0)
 	}
 	res.down = time.Since(began)
 	if res.err != nil {

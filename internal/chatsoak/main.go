@@ -282,11 +282,16 @@ func (s *sim) waitReady(ctx context.Context, patience time.Duration) error {
 	}
 }
 
-// settle sends a last message to every chat, now that no fault is active,
-// and waits until every connection has caught up with the Store: every
-// chat its user is in, at the chat's last seq. It returns the
-// connections still behind after cfg.Settle.
+// settle checks that every connection catches up with the Store once the
+// load and the faults are over: first in silence, for what was stored
+// during the run must arrive without a later event to reveal a gap; then
+// after a last message in every chat, which must arrive live. It returns
+// the connections still behind after cfg.Settle in either phase.
 func (s *sim) settle(ctx context.Context) ([]violation, error) {
+	behind, err := s.catchUp(ctx, "in silence")
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range s.knownChats() {
 		c, err := s.cl.store.GetChat(ctx, id)
 		if err != nil {
@@ -300,6 +305,14 @@ func (s *sim) settle(ctx context.Context) ([]violation, error) {
 			return nil, fmt.Errorf("settle: last message: %w", err)
 		}
 	}
+	more, err := s.catchUp(ctx, "after a last message")
+	return append(behind, more...), err
+}
+
+// catchUp waits until every device is connected and has every chat its
+// user is in at the chat's last seq in the Store, and returns what is
+// still behind after cfg.Settle.
+func (s *sim) catchUp(ctx context.Context, phase string) ([]violation, error) {
 	want := make(map[string]map[string]int64) // user → chat → last seq
 	for _, d := range slices.Concat(s.users, s.probes) {
 		ids, err := s.cl.store.ChatIDs(ctx, d.user)
@@ -312,7 +325,8 @@ func (s *sim) settle(ctx context.Context) ([]violation, error) {
 		}
 		want[d.user] = last
 	}
-	deadline := time.Now().Add(s.cfg.Settle)
+	began := time.Now()
+	deadline := began.Add(s.cfg.Settle)
 	for {
 		var behind []violation
 		for _, d := range slices.Concat(s.users, s.probes) {
@@ -321,7 +335,7 @@ func (s *sim) settle(ctx context.Context) ([]violation, error) {
 			for id, last := range want[d.user] {
 				if p := d.pos[id]; !ready || p < last {
 					v := violation{class: classBehind, at: s.since(), user: d.user, conn: -1, node: -1, chat: id, seq: p, n: last - p,
-						detail: fmt.Sprintf("at %d, the Store at %d", p, last)}
+						detail: fmt.Sprintf("%s, at %d after %v, the Store at %d", phase, p, s.cfg.Settle, last)}
 					if clog != nil {
 						v.conn, v.node = clog.id, clog.node
 					}
@@ -334,11 +348,11 @@ func (s *sim) settle(ctx context.Context) ([]violation, error) {
 			d.mu.Unlock()
 		}
 		if len(behind) == 0 {
-			s.progress("every connection caught up")
+			s.progress("every connection caught up %s, in %v", phase, time.Since(began).Round(time.Millisecond))
 			return nil, nil
 		}
 		if time.Now().After(deadline) {
-			s.progress("%d chats of connections still behind after %v", len(behind), s.cfg.Settle)
+			s.progress("%d chats of connections still behind %s after %v", len(behind), phase, s.cfg.Settle)
 			return behind, nil
 		}
 		select {
