@@ -27,7 +27,7 @@ import (
 )
 
 // startTimeout bounds how long a node may take to serve after it starts.
-const startTimeout = 30 * time.Second
+const startTimeout = 2 * time.Minute
 
 // cluster is what a run owns: a fresh database on the shared PostgreSQL
 // server, a private redis-server, and the example server processes.

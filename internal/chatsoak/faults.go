@@ -32,7 +32,7 @@ const (
 
 // recoveryTimeout bounds the wait for a probe after a fault; a fault not
 // recovered from by then is reported as such.
-const recoveryTimeout = 60 * time.Second
+const recoveryTimeout = 2 * time.Minute
 
 // faultResult is one injected fault and how long the service took to
 // deliver again.

@@ -97,7 +97,7 @@ func (r *report) write(w io.Writer) {
 		line := fmt.Sprintf("    %-13s %3d", kind, len(fs))
 		if len(rec) > 0 {
 			slices.Sort(rec)
-			line += fmt.Sprintf("  recovery median %v, max %v", rec[len(rec)/2].Round(time.Millisecond), rec[len(rec)-1].Round(time.Millisecond))
+			line += fmt.Sprintf("  recovery median %v, max %v", rec[(len(rec)-1)/2].Round(time.Millisecond), rec[len(rec)-1].Round(time.Millisecond))
 		}
 		if failed > 0 {
 			line += fmt.Sprintf("  NOT RECOVERED %d", failed)
