@@ -64,7 +64,7 @@ func (s *sim) call(ctx context.Context, user, method, path string, body, out any
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.addr+"/api/v1"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.address()+"/api/v1"+path, rd)
 	if err != nil {
 		return 0, err
 	}
@@ -216,7 +216,7 @@ func (d *device) session(ctx context.Context) bool {
 		}
 		nodeID = live[d.s.rng.IntN(len(live))]
 	}
-	addr := d.s.cl.nodes[nodeID].addr
+	addr := d.s.cl.nodes[nodeID].address()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, _, err := websocket.Dial(dctx, "ws://"+addr+"/api/v1/ws", &websocket.DialOptions{
 		HTTPHeader: http.Header{"X-User": {d.user}},

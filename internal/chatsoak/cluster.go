@@ -145,7 +145,7 @@ func startCluster(ctx context.Context, cfg config, dir string) (_ *cluster, err 
 			pgProxy:    pgProxy,
 			redisProxy: redisProxy,
 		}
-		n.args = []string{"-addr", n.addr, "-postgres", nodeURL, "-redis", "redis://" + redisProxy.addr()}
+		n.args = []string{"-postgres", nodeURL, "-redis", "redis://" + redisProxy.addr()}
 		c.nodes = append(c.nodes, n)
 		c.cleanup = append(c.cleanup, n.stop)
 	}
@@ -244,13 +244,13 @@ func freePort() (int, error) {
 // after it is killed.
 type node struct {
 	id   int
-	addr string
-	args []string
+	args []string // but -addr
 	log  *os.File
 	// The node's links to the backends.
 	pgProxy, redisProxy *delayProxy
 
 	mu     sync.Mutex
+	addr   string
 	cmd    *exec.Cmd
 	exited chan struct{}
 	up     bool
@@ -264,20 +264,37 @@ func (n *node) isUp() bool {
 
 // start runs the server and waits until it answers HTTP. A port still held
 // by the killed process makes the server exit at once; start then tries
-// again until startTimeout.
+// again until startTimeout. A port that another process took keeps the
+// server from starting on it, so after a few tries it moves to a new one.
 func (n *node) start(ctx context.Context, bin string) error {
 	deadline := time.Now().Add(startTimeout)
-	for {
+	for attempt := 1; ; attempt++ {
 		err := n.startOnce(ctx, bin, deadline)
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
+		}
+		if attempt%5 == 0 {
+			if port, err := freePort(); err == nil {
+				n.mu.Lock()
+				n.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+				n.mu.Unlock()
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
+// address is where the node listens; it changes only if its port was
+// taken while it was down.
+func (n *node) address() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.addr
+}
+
 func (n *node) startOnce(ctx context.Context, bin string, deadline time.Time) error {
-	cmd := exec.Command(bin, n.args...)
+	addr := n.address()
+	cmd := exec.Command(bin, append([]string{"-addr", addr}, n.args...)...)
 	cmd.Stdout, cmd.Stderr = n.log, n.log
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -295,7 +312,7 @@ func (n *node) startOnce(ctx context.Context, bin string, deadline time.Time) er
 	client := &http.Client{Timeout: time.Second}
 	defer client.CloseIdleConnections()
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.addr+"/api/v1/chats?limit=1", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/chats?limit=1", nil)
 		if err != nil {
 			return err
 		}

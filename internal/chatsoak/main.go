@@ -120,7 +120,7 @@ func (s *sim) progress(format string, args ...any) {
 
 // run makes one soak run and judges it. The error is for a run that could
 // not be made; broken invariants are in the report.
-func run(ctx context.Context, cfg config) (*report, error) {
+func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = uint64(time.Now().UnixNano())
 	}
@@ -129,13 +129,17 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	dir, keep := cfg.Dir, cfg.Dir != ""
 	if dir == "" {
-		var err error
 		if dir, err = os.MkdirTemp("", "chatsoak-"); err != nil {
 			return nil, err
 		}
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w (logs in %s)", err, dir)
+		}
+	}()
 	s := &sim{cfg: cfg, rng: newLockedRand(cfg.Seed), chats: make(map[string]*chatView), start: time.Now(),
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
 	defer s.http.CloseIdleConnections()
