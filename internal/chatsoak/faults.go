@@ -100,8 +100,17 @@ func (s *sim) injectFaults(ctx context.Context, roundDone chan<- struct{}) {
 		s.mu.Lock()
 		s.faults = append(s.faults, res)
 		s.mu.Unlock()
-		s.progress("fault %s %s: down %v, recovered in %v %v", res.kind, res.detail, res.down.Round(time.Millisecond), res.recovery.Round(time.Millisecond), errString(res.err))
+		s.progress("fault %s%s: down %v, recovered in %v%s", res.kind, prefixed(res.detail), res.down.Round(time.Millisecond),
+			res.recovery.Round(time.Millisecond), prefixed(errString(res.err)))
 	}
+}
+
+// prefixed is s after a space, or nothing.
+func prefixed(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " " + s
 }
 
 func errString(err error) string {

@@ -105,8 +105,9 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintln(w, line)
 	}
 	for _, f := range r.faults {
-		fmt.Fprintf(w, "    t=%-8v %-13s %s down %v, recovery %v %s\n", f.at.Round(time.Millisecond), f.kind, f.detail,
+		line := fmt.Sprintf("    t=%-8v %-13s %s down %v, recovery %v %s", f.at.Round(time.Millisecond), f.kind, f.detail,
 			f.down.Round(time.Millisecond), f.recovery.Round(time.Millisecond), errString(f.err))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	if len(k.violations) > 0 {
 		fmt.Fprintf(w, "  violations: %d (first %d by time)\n", len(k.violations), min(maxListed, len(k.violations)))
