@@ -222,19 +222,23 @@ func (cc *connCheck) violation(class string, r record, n int64, format string, a
 		chat: r.chat, seq: r.seq, n: n, detail: fmt.Sprintf(format, args...)})
 }
 
-// finish counts what a run still misses as lost.
+// finish counts what a run still misses as lost: the events that were the
+// user's, as a member then or as history after being added back.
 func (cc *connCheck) finish(id string, st *chatRun, at time.Duration) {
-	if len(st.missing) == 0 {
-		return
-	}
+	t := cc.k.truths[id]
 	seqs := make([]int64, 0, len(st.missing))
 	for s := range st.missing {
-		seqs = append(seqs, s)
+		if t.owed(cc.c.user, s) || len(t.addedLater(cc.c.user, s)) > 0 {
+			seqs = append(seqs, s)
+		}
+	}
+	clear(st.missing)
+	if len(seqs) == 0 {
+		return
 	}
 	slices.Sort(seqs)
 	cc.k.report(violation{class: classLost, at: at, conn: cc.c.id, user: cc.c.user, node: cc.c.node, chat: id,
 		seq: seqs[0], n: int64(len(seqs)), detail: fmt.Sprintf("never delivered on this connection: %s", seqRanges(seqs))})
-	clear(st.missing)
 }
 
 func (cc *connCheck) record(i int, r record) {
