@@ -228,7 +228,7 @@ func (cc *connCheck) finish(id string, st *chatRun, at time.Duration) {
 	t := cc.k.truths[id]
 	seqs := make([]int64, 0, len(st.missing))
 	for s := range st.missing {
-		if t.owed(cc.c.user, s) || len(t.addedLater(cc.c.user, s)) > 0 {
+		if t.owed(cc.c.user, s) || cc.readdedBefore(t, id, s, at) {
 			seqs = append(seqs, s)
 		}
 	}
@@ -305,7 +305,7 @@ func (cc *connCheck) record(i int, r record) {
 		cc.violation(classLeaked, r, 1, "%s after the user's own member.removed", r.typ)
 		return
 	}
-	leaked := !t.owed(user, r.seq) && !cc.readdedBefore(t, r)
+	leaked := !t.owed(user, r.seq) && !cc.readdedBefore(t, r.chat, r.seq, r.at)
 	if leaked {
 		cc.violation(classLeaked, r, 1, "%s while the user was not a member", r.typ)
 		if st == nil || !st.active {
@@ -379,13 +379,13 @@ func (cc *connCheck) bound(st *chatRun, r record) {
 }
 
 // readdedBefore reports whether the user was added back to the chat after
-// r's seq by a request that started before r arrived: a re-added member
-// may read the history, including what happened while they were out.
-// An addition the workload did not see answered counts as early.
-func (cc *connCheck) readdedBefore(t *truth, r record) bool {
-	for _, seq := range t.addedLater(cc.c.user, r.seq) {
-		started, known := cc.k.addStarted[addKey{r.chat, cc.c.user, seq}]
-		if !known || started < r.at {
+// seq by a request that started before at: a re-added member may read the
+// history, including what happened while they were out. An addition the
+// workload did not see answered counts as early.
+func (cc *connCheck) readdedBefore(t *truth, chatID string, seq int64, at time.Duration) bool {
+	for _, added := range t.addedLater(cc.c.user, seq) {
+		started, known := cc.k.addStarted[addKey{chatID, cc.c.user, added}]
+		if !known || started < at {
 			return true
 		}
 	}
