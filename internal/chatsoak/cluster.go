@@ -71,7 +71,9 @@ func startCluster(ctx context.Context, cfg config, dir string) (_ *cluster, err 
 		return nil, fmt.Errorf("postgres: create database: %w", err)
 	}
 	c.cleanup = append(c.cleanup, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// A DROP DATABASE waits for a checkpoint, which takes long on a
+		// busy server.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if _, err := c.admin.ExecContext(ctx, "DROP DATABASE "+c.dbName+" WITH (FORCE)"); err != nil {
 			fmt.Fprintf(os.Stderr, "chatsoak: drop database %s: %v\n", c.dbName, err)
