@@ -67,6 +67,16 @@ func StartServer(t testing.TB, extra ...string) *Server {
 	return s
 }
 
+// Start starts a redis-server as StartServer does, for programs that are
+// not tests (such as a soak tool): it keeps its files in dir, and the
+// caller must Close it.
+func Start(dir string, extra ...string) (*Server, error) {
+	if err := checkInstalled(); err != nil {
+		return nil, err
+	}
+	return newServer(dir, extra)
+}
+
 // newServer starts a server in dir on a free port. A port that another
 // process takes between the probe and redis-server's bind makes the start
 // fail, so it tries a few ports.
