@@ -390,9 +390,10 @@ func (s *Service) Drain(ctx context.Context) error {
 // was done already; then it closes every subscription (WebSocket
 // connections are closed with 1001 going away), stops the Service's
 // goroutines and waits for them and for the WebSocket handlers to return,
-// or for ctx to end. Calls made after the drain fail with ErrClosed.
-// Shutdown does not close the Store or the Broker: they belong to the
-// caller. Calling it again waits for the first call's work.
+// or for ctx to end. The AfterSend calls still queued are made first,
+// within ctx (see Hooks.AfterSend). Calls made after the drain fail with
+// ErrClosed. Shutdown does not close the Store or the Broker: they belong
+// to the caller. Calling it again waits for the first call's work.
 func (s *Service) Shutdown(ctx context.Context) error {
 	_ = s.Drain(ctx) // cut short by ctx, the Service still closes
 	s.mu.Lock()
@@ -404,6 +405,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		go func() {
 			s.hub.close()
 			s.handlers.Wait()
+			s.after.close()
 			s.after.wait()
 			close(s.done)
 		}()
@@ -412,6 +414,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-s.done:
 		return nil
 	case <-ctx.Done():
+		s.after.abandon()
 		return ctx.Err()
 	}
 }
