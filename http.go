@@ -222,6 +222,13 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 		}
 		segs[i] = u
 	}
+	// Below a chat, only the documented resources exist: anything else
+	// is 404 before authentication, as for paths outside /chats.
+	switch {
+	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members",
+		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members":
+		return nil, false
+	}
 	return segs, true
 }
 

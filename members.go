@@ -102,6 +102,17 @@ func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member strin
 		return err
 	}
 	if err := s.checkID("user_id", member); err != nil {
+		// No member has this id, but the documented order of checks
+		// comes first: a caller who is not a member, then a direct chat.
+		c, err := s.store.GetChat(ctx, chatID)
+		switch {
+		case err != nil:
+			return fmt.Errorf("chat: remove member: %w", err)
+		case !hasMember(c, userID):
+			return fmt.Errorf("chat: remove member: %w", ErrNotFound)
+		case c.Kind == KindDirect:
+			return invalidf("a direct chat has fixed members")
+		}
 		return fmt.Errorf("chat: remove member: %w", ErrNotFound)
 	}
 	if err := s.memberLimit.allow(userID); err != nil {
