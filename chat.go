@@ -846,11 +846,20 @@ func decodeChatCursor(cursor string) (ChatPosition, error) {
 	}
 	micros, id, ok := strings.Cut(string(raw), ":")
 	us, err := strconv.ParseInt(micros, 10, 64)
-	if !ok || err != nil || id == "" {
+	if !ok || err != nil || id == "" || us < minCursorMicros || us > maxCursorMicros {
 		return ChatPosition{}, invalidf("cursor is not valid")
 	}
 	return ChatPosition{LastActivityAt: time.UnixMicro(us).UTC(), ChatID: id}, nil
 }
+
+// The times a cursor may hold: years 1 to 9999, which every activity time
+// is in. Beyond them a Store's database may refuse the time (PostgreSQL
+// does before 4714 BC), which would be a server error for a client's
+// forged cursor.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
 
 // SendMessageRequest is a message to send. Its JSON form is the body of
 // POST /chats/{chat_id}/messages.
