@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -412,9 +413,10 @@ func (s *Service) Drain(ctx context.Context) error {
 // was done already; then it closes every subscription (WebSocket
 // connections are closed with 1001 going away), stops the Service's
 // goroutines and waits for them and for the WebSocket handlers to return,
-// or for ctx to end. Calls made after the drain fail with ErrClosed.
-// Shutdown does not close the Store or the Broker: they belong to the
-// caller. Calling it again waits for the first call's work.
+// or for ctx to end. The AfterSend calls still queued are made first,
+// within ctx (see Hooks.AfterSend). Calls made after the drain fail with
+// ErrClosed. Shutdown does not close the Store or the Broker: they belong
+// to the caller. Calling it again waits for the first call's work.
 func (s *Service) Shutdown(ctx context.Context) error {
 	_ = s.Drain(ctx) // cut short by ctx, the Service still closes
 	s.mu.Lock()
@@ -426,6 +428,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		go func() {
 			s.hub.close()
 			s.handlers.Wait()
+			s.after.close()
 			s.after.wait()
 			close(s.done)
 		}()
@@ -434,6 +437,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-s.done:
 		return nil
 	case <-ctx.Done():
+		s.after.abandon()
 		return ctx.Err()
 	}
 }
@@ -478,12 +482,22 @@ type CreateChatRequest struct {
 	// Members are the users to add besides the caller, who is always a
 	// member. A direct chat names exactly one other user.
 	Members []string `json:"members"`
+	// ClientID makes the creation of a group idempotent: a retry with the
+	// same creator and ClientID returns the chat the first call created.
+	// A direct chat is unique per pair of users without it.
+	ClientID string `json:"client_id"`
 }
 
 // CreateChat creates a chat with userID as its creator and a member. A
 // direct chat is unique per pair of users: if it already exists, from
-// either side, CreateChat returns it with created=false. A new chat is
-// announced with a chat.created event to every member.
+// either side, CreateChat returns it with created=false. So is a group
+// created with a ClientID, per creator: a retry returns the original chat
+// with created=false, or ErrConflict if the creator has left it since. A
+// new chat is announced with a chat.created event to every member.
+//
+// Once the chat is stored, CreateChat returns it: a failure to fill in
+// the unread count or display names is logged and leaves them out, since
+// an error would make the client retry a creation that succeeded.
 func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatRequest) (_ Chat, created bool, _ error) {
 	if err := s.checkOpen(); err != nil {
 		return Chat{}, false, err
@@ -491,9 +505,14 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 	if err := s.checkID("user id", userID); err != nil {
 		return Chat{}, false, err
 	}
+	if req.ClientID != "" {
+		if err := s.checkID("client_id", req.ClientID); err != nil {
+			return Chat{}, false, err
+		}
+	}
 	c := Chat{ID: newID(), Kind: req.Kind, CreatedBy: userID, CreatedAt: s.timestamp()}
 	c.LastActivityAt = c.CreatedAt
-	var directKey string
+	var key string
 	switch req.Kind {
 	case KindDirect:
 		if req.Title != "" {
@@ -510,7 +529,7 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 			return Chat{}, false, invalidf("a direct chat is with another user")
 		}
 		c.Members = []Member{{UserID: userID}, {UserID: other}}
-		directKey = directChatKey(userID, other)
+		key = directChatKey(userID, other)
 	case KindGroup:
 		if !utf8.ValidString(req.Title) || strings.ContainsRune(req.Title, 0) {
 			return Chat{}, false, invalidf("title is not valid UTF-8 text")
@@ -533,6 +552,9 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 			if len(c.Members) > s.limits.MaxMembers {
 				return Chat{}, false, invalidf("a chat has at most %d members", s.limits.MaxMembers)
 			}
+		}
+		if req.ClientID != "" {
+			key = groupClientKey(userID, req.ClientID)
 		}
 	case "":
 		return Chat{}, false, invalidf(`kind is required: "direct" or "group"`)
@@ -567,18 +589,19 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 		return Chat{}, false, err
 	}
 
-	stored, created, err := s.store.CreateChat(ctx, c, directKey)
+	stored, created, err := s.store.CreateChat(ctx, c, key)
 	if err != nil {
 		return Chat{}, false, fmt.Errorf("chat: create chat: %w", err)
+	}
+	if !hasMember(stored, userID) {
+		// Only a group found by its client_id can lack its creator, who
+		// has left it since: it is no longer theirs to see.
+		return Chat{}, false, &requestError{kind: ErrConflict, msg: "client_id was used for a chat you have left"}
 	}
 	if created {
 		s.hub.publishChatCreatedTo(ctx, stored, memberIDs(stored)...)
 	}
-	chats := []Chat{stored}
-	if err := s.decorate(ctx, userID, chats); err != nil {
-		return Chat{}, false, err
-	}
-	return chats[0], created, nil
+	return s.decorateStored(ctx, userID, stored, "create chat"), created, nil
 }
 
 // directChatKey identifies the pair of a direct chat whichever side creates
@@ -588,6 +611,13 @@ func directChatKey(a, b string) string {
 		a, b = b, a
 	}
 	return a + "\x00" + b
+}
+
+// groupClientKey identifies a group by its creator and the client_id they
+// created it with. It has two NULs where a direct chat's key has one, so
+// the two never collide in the Store's one key space.
+func groupClientKey(creator, clientID string) string {
+	return "group\x00" + creator + "\x00" + clientID
 }
 
 // GetChat returns a chat userID is a member of, or ErrNotFound. Its
@@ -723,6 +753,31 @@ func (s *Service) directChatExists(ctx context.Context, user string, others []st
 	return false, nil
 }
 
+// decorateStored returns c, which a write has just stored, as userID sees
+// it. A failure is logged and leaves the missing parts out: the write has
+// happened, and an error would make the client retry it. c's members are
+// copied first, because c may also be on its way to subscribers.
+func (s *Service) decorateStored(ctx context.Context, userID string, c Chat, op string) Chat {
+	c.Members = slices.Clone(c.Members)
+	c = s.boundMembers(c, userID)
+	chats := []Chat{c}
+	if err := s.withUnreadCounts(ctx, userID, chats); err != nil {
+		s.logDegraded(op, c.ID, err)
+	}
+	if err := s.withDisplayNames(ctx, chats); err != nil {
+		s.logDegraded(op, c.ID, err)
+	}
+	return chats[0]
+}
+
+func (s *Service) logDegraded(op, chatID string, err error) {
+	level := slog.LevelError
+	if errors.Is(err, context.Canceled) {
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "chat: "+op+" stored; answering without unread count or display names", "chat_id", chatID, "err", err)
+}
+
 func memberIDs(c Chat) []string {
 	ids := make([]string, len(c.Members))
 	for i, m := range c.Members {
@@ -814,11 +869,20 @@ func decodeChatCursor(cursor string) (ChatPosition, error) {
 	}
 	micros, id, ok := strings.Cut(string(raw), ":")
 	us, err := strconv.ParseInt(micros, 10, 64)
-	if !ok || err != nil || id == "" {
+	if !ok || err != nil || id == "" || us < minCursorMicros || us > maxCursorMicros {
 		return ChatPosition{}, invalidf("cursor is not valid")
 	}
 	return ChatPosition{LastActivityAt: time.UnixMicro(us).UTC(), ChatID: id}, nil
 }
+
+// The times a cursor may hold: years 1 to 9999, which every activity time
+// is in. Beyond them a Store's database may refuse the time (PostgreSQL
+// does before 4714 BC), which would be a server error for a client's
+// forged cursor.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
 
 // SendMessageRequest is a message to send. Its JSON form is the body of
 // POST /chats/{chat_id}/messages.

@@ -34,8 +34,11 @@ type Hooks struct {
 	// AfterSend runs after a message is stored, for push notifications,
 	// webhooks or search indexing. It never delays the sender: calls are
 	// queued (AfterSendQueue) and made by AfterSendWorkers goroutines, in
-	// no particular order across chats. Its ctx ends at Shutdown. When
-	// the queue is full the call is dropped and logged at error level.
+	// no particular order across chats. When the queue is full the call
+	// is dropped and logged at error level. Shutdown waits for the queue
+	// to drain; its ctx ends when the ctx given to Shutdown does, and the
+	// calls still queued then are not made but logged at error level,
+	// one line per message.
 	AfterSend func(ctx context.Context, m Message)
 
 	// AfterSendWorkers is how many AfterSend calls may run at once.
@@ -180,12 +183,20 @@ func (s *Service) withDisplayNames(ctx context.Context, chats []Chat) error {
 }
 
 // afterSend runs the AfterSend hook on a bounded pool of workers owned by
-// the Service.
+// the Service. Shutdown closes the queue, the workers drain it, and only
+// abandon, when Shutdown's ctx ends, cuts the remaining calls short.
 type afterSend struct {
 	s     *Service
 	hook  func(context.Context, Message)
 	queue chan Message
 	wg    sync.WaitGroup
+
+	// ctx is the hooks' ctx; cancel ends it when Shutdown gives up.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool // the queue is closed: enqueue drops
 }
 
 func newAfterSend(s *Service) *afterSend {
@@ -201,6 +212,7 @@ func newAfterSend(s *Service) *afterSend {
 		size = 1024
 	}
 	a := &afterSend{s: s, hook: h.AfterSend, queue: make(chan Message, size)}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.wg.Add(workers)
 	for range workers {
 		go a.work()
@@ -212,6 +224,12 @@ func (a *afterSend) enqueue(m Message) {
 	if a == nil {
 		return
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		a.s.log.Error("chat: AfterSend hook call not made: the Service has shut down", "chat_id", m.ChatID, "seq", m.Seq)
+		return
+	}
 	select {
 	case a.queue <- m:
 	default:
@@ -221,13 +239,12 @@ func (a *afterSend) enqueue(m Message) {
 
 func (a *afterSend) work() {
 	defer a.wg.Done()
-	for {
-		select {
-		case m := <-a.queue:
-			a.call(m)
-		case <-a.s.closing.Done():
-			return
+	for m := range a.queue {
+		if a.ctx.Err() != nil {
+			a.notMade(m)
+			continue
 		}
+		a.call(m)
 	}
 }
 
@@ -237,11 +254,50 @@ func (a *afterSend) call(m Message) {
 			a.s.log.Error("chat: AfterSend hook panicked", "chat_id", m.ChatID, "seq", m.Seq, "panic", r)
 		}
 	}()
-	a.hook(a.s.closing, m)
+	a.hook(a.ctx, m)
+}
+
+func (a *afterSend) notMade(m Message) {
+	a.s.log.Error("chat: AfterSend hook call not made: Shutdown's ctx ended first", "chat_id", m.ChatID, "seq", m.Seq)
+}
+
+// close stops taking calls; the workers make those queued and exit.
+func (a *afterSend) close() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.closed {
+		a.closed = true
+		close(a.queue)
+	}
+}
+
+// abandon ends the hooks' ctx and logs the calls still queued as not
+// made, for when Shutdown's ctx ends before the queue is drained. A
+// worker that takes a call after it logs that call the same way.
+func (a *afterSend) abandon() {
+	if a == nil {
+		return
+	}
+	a.cancel()
+	for {
+		select {
+		case m, ok := <-a.queue:
+			if !ok {
+				return
+			}
+			a.notMade(m)
+		default:
+			return
+		}
+	}
 }
 
 func (a *afterSend) wait() {
 	if a != nil {
 		a.wg.Wait()
+		a.cancel()
 	}
 }

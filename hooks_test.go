@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/embedchat/chat"
@@ -148,4 +150,79 @@ func TestRateLimit(t *testing.T) {
 	require.ErrorIs(t, err, chat.ErrRateLimited)
 
 	mustSend(t, srv, "bob", c.ID, "other users have their own bucket")
+}
+
+// TestHookAfterSendDrainsOnShutdown checks that Shutdown makes the
+// AfterSend calls still queued, and lets the one in flight finish with a
+// live ctx, instead of dropping them.
+func TestHookAfterSendDrainsOnShutdown(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 3)
+	var mu sync.Mutex
+	var got []int64
+	var ctxErrs []error
+	svc := chattest.NewService(t, chat.Config{Hooks: chat.Hooks{
+		AfterSendWorkers: 1,
+		AfterSend: func(ctx context.Context, m chat.Message) {
+			started <- struct{}{}
+			<-release // a push service that takes its time
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, m.Seq)
+			ctxErrs = append(ctxErrs, ctx.Err())
+		},
+	}})
+	ctx := context.Background()
+	c, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindDirect, Members: []string{"bob"}})
+	require.NoError(t, err)
+	for range 3 {
+		_, _, err := svc.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "x"})
+		require.NoError(t, err)
+	}
+	<-started // one call in flight, two queued
+
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- svc.Shutdown(ctx) }()
+	require.Eventually(t, func() bool {
+		_, err := svc.ListChats(ctx, "alice", chat.ChatListQuery{})
+		return errors.Is(err, chat.ErrClosed)
+	}, chattest.Timeout, time.Millisecond, "Shutdown has begun")
+	close(release)
+
+	require.NoError(t, <-shutdown)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.ElementsMatch(t, []int64{1, 2, 3}, got, "every stored message's AfterSend call is made")
+	assert.Equal(t, []error{nil, nil, nil}, ctxErrs, "no call is cancelled while Shutdown's ctx lasts")
+}
+
+// TestHookAfterSendLogsCallsShutdownGaveUpOn checks that when Shutdown's
+// ctx ends first, the in-flight call's ctx ends and every queued call that
+// was not made is logged with its message.
+func TestHookAfterSendLogsCallsShutdownGaveUpOn(t *testing.T) {
+	logs := &logRecorder{}
+	started := make(chan struct{}, 3)
+	svc := chattest.NewService(t, chat.Config{Logger: slog.New(logs), Hooks: chat.Hooks{
+		AfterSendWorkers: 1,
+		AfterSend: func(ctx context.Context, m chat.Message) {
+			started <- struct{}{}
+			<-ctx.Done() // a push service that never answers
+		},
+	}})
+	ctx := context.Background()
+	c, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindDirect, Members: []string{"bob"}})
+	require.NoError(t, err)
+	for range 3 {
+		_, _, err := svc.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "x"})
+		require.NoError(t, err)
+	}
+	<-started
+
+	expired, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, svc.Shutdown(expired), context.Canceled)
+	const notMade = "chat: AfterSend hook call not made: Shutdown's ctx ended first"
+	require.Eventually(t, func() bool { return len(logs.at(slog.LevelError)) == 2 }, chattest.Timeout, time.Millisecond)
+	assert.Equal(t, []string{notMade, notMade}, logs.at(slog.LevelError))
+	assert.Len(t, started, 0, "no queued call was started after Shutdown gave up")
 }

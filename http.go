@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -220,6 +221,13 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 			return nil, false
 		}
 		segs[i] = u
+	}
+	// Below a chat, only the documented resources exist: anything else
+	// is 404 before authentication, as for paths outside /chats.
+	switch {
+	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members",
+		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members":
+		return nil, false
 	}
 	return segs, true
 }
@@ -562,6 +570,10 @@ var errorCodes = []struct {
 	code   string
 	fixed  string
 }{
+	// The request's context is cancelled when its client goes away. First,
+	// because whatever else failed with it, the client caused it and is no
+	// longer listening: that is no server error.
+	{context.Canceled, statusClientClosedRequest, "canceled", "request canceled by the client"},
 	{ErrInvalid, http.StatusBadRequest, "invalid_request", ""},
 	{ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", ""},
 	{ErrForbidden, http.StatusForbidden, "forbidden", ""},
@@ -572,6 +584,20 @@ var errorCodes = []struct {
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 	{ErrClosed, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
+}
+
+// statusClientClosedRequest is the status the REST handler gives a request
+// whose client went away before the answer was ready (its context was
+// cancelled). Nobody reads it; it is what access logs and metrics see, so
+// that a client's disconnection is not counted as a server error. 499 is
+// the code nginx and grpc-gateway use for the same thing.
+const statusClientClosedRequest = 499
+
+// retryAfterSeconds is the Retry-After of a 503: a whole number of seconds
+// drawn uniformly from 1 to 5, so that the clients of an outage do not all
+// come back in the same second.
+func retryAfterSeconds() string {
+	return strconv.Itoa(1 + rand.IntN(5))
 }
 
 // errorStatus maps err to its status, code and a message safe to show:
@@ -604,13 +630,13 @@ type errorDetail struct {
 func writeServiceError(w http.ResponseWriter, log *slog.Logger, err error) {
 	status, code, msg := errorStatus(err)
 	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		log.Error("chat: request failed", "err", err)
+	case status == statusClientClosedRequest:
+		log.Debug("chat: request canceled by the client", "err", err)
 	case status == http.StatusServiceUnavailable:
 		log.Warn("chat: request failed", "err", err)
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfterSeconds())
+	case status >= 500:
+		log.Error("chat: request failed", "err", err)
 	}
 	var limited *RateLimitError
 	if errors.As(err, &limited) {

@@ -3,7 +3,9 @@ package chat
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // AddMember adds newMember to group chatID on behalf of userID, who must
@@ -14,7 +16,9 @@ import (
 // if set, are consulted first.
 //
 // Errors: ErrNotFound if userID is not a member; ErrInvalid for a direct
-// chat or a full one; ErrRateLimited past RateLimit.MemberChanges.
+// chat or a full one; ErrRateLimited past RateLimit.MemberChanges. Once
+// the member is stored, AddMember returns the chat: failures to read it
+// back or decorate it are logged and degrade the answer instead.
 func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember string) (_ Chat, added bool, _ error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Chat{}, false, err
@@ -47,26 +51,41 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	if err := s.authorize(ctx, Action{Kind: ActionAddMember, UserID: userID, ChatID: chatID, ChatKind: c.Kind, Members: []string{newMember}}); err != nil {
 		return Chat{}, false, err
 	}
-	ev, added, err := s.store.AddMember(ctx, MemberChange{
+	change := MemberChange{
 		ChatID: chatID, ActorID: userID, UserID: newMember, At: s.timestamp(), MaxMembers: s.limits.MaxMembers,
-	})
+	}
+	ev, added, err := s.store.AddMember(ctx, change)
 	if err != nil {
 		return Chat{}, false, fmt.Errorf("chat: add member: %w", err)
 	}
 	if added {
 		s.hub.publishEvent(ctx, ev)
 	}
-	c, err = s.store.GetChat(ctx, chatID)
+	// From here on the member is stored: failures degrade the answer
+	// rather than fail it, or the client would retry a write that
+	// succeeded.
+	after, err := s.store.GetChat(ctx, chatID)
 	if err != nil {
-		return Chat{}, false, fmt.Errorf("chat: add member: %w", err)
+		s.log.Error("chat: add member stored; answering with the chat as read before it", "chat_id", chatID, "err", err)
+		after = withAddedMember(c, change, ev, added)
 	}
 	if added {
-		s.hub.publishChatCreatedTo(ctx, c, newMember)
+		s.hub.publishChatCreatedTo(ctx, after, newMember)
 	}
-	if err := s.decorate(ctx, userID, []Chat{c}); err != nil {
-		return Chat{}, false, err
+	return s.decorateStored(ctx, userID, after, "add member"), added, nil
+}
+
+// withAddedMember returns c, read before change was stored, as the change
+// left it: the member in, the chat at the event's seq.
+func withAddedMember(c Chat, change MemberChange, ev Event, added bool) Chat {
+	if !added {
+		return c
 	}
-	return c, added, nil
+	c.Members = append(slices.Clone(c.Members), Member{UserID: change.UserID, LastReadSeq: ev.Seq})
+	slices.SortFunc(c.Members, func(a, b Member) int { return strings.Compare(a.UserID, b.UserID) })
+	c.LastSeq = ev.Seq
+	c.LastActivityAt = change.At
+	return c
 }
 
 // RemoveMember removes member from group chatID on behalf of userID:
@@ -83,6 +102,17 @@ func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member strin
 		return err
 	}
 	if err := s.checkID("user_id", member); err != nil {
+		// No member has this id, but the documented order of checks
+		// comes first: a caller who is not a member, then a direct chat.
+		c, err := s.store.GetChat(ctx, chatID)
+		switch {
+		case err != nil:
+			return fmt.Errorf("chat: remove member: %w", err)
+		case !hasMember(c, userID):
+			return fmt.Errorf("chat: remove member: %w", ErrNotFound)
+		case c.Kind == KindDirect:
+			return invalidf("a direct chat has fixed members")
+		}
 		return fmt.Errorf("chat: remove member: %w", ErrNotFound)
 	}
 	if err := s.memberLimit.allow(userID); err != nil {

@@ -39,11 +39,15 @@ type Store interface {
 	// CreateChat persists c, a new chat with its members, LastSeq 0 and
 	// LastActivityAt equal to CreatedAt, whatever c says for those two.
 	//
-	// If directKey is not empty, at most one chat may exist per key: when a
-	// chat with that key already exists, CreateChat stores nothing and
-	// returns the existing chat with created=false. Concurrent calls with
-	// the same key all return the same chat, exactly one with created=true.
-	CreateChat(ctx context.Context, c Chat, directKey string) (_ Chat, created bool, _ error)
+	// If key is not empty, at most one chat may exist per key: when a chat
+	// with that key already exists, CreateChat stores nothing and returns
+	// the existing chat, as it is now, with created=false. Concurrent calls
+	// with the same key all return the same chat, exactly one with
+	// created=true. Keys are opaque bytes (NUL included) in one space for
+	// every kind of chat: the Service keys a direct chat by its pair of
+	// users and a group by its creator and the client_id it was created
+	// with, and keeps the two forms apart itself.
+	CreateChat(ctx context.Context, c Chat, key string) (_ Chat, created bool, _ error)
 
 	// GetChat returns the chat, or ErrNotFound.
 	GetChat(ctx context.Context, chatID string) (Chat, error)

@@ -26,7 +26,7 @@ var (
 type Store struct {
 	mu     sync.RWMutex
 	chats  map[string]*chatState
-	direct map[string]string              // directKey → chat id
+	keyed  map[string]string              // CreateChat's key → chat id
 	byUser map[string]map[string]struct{} // user id → ids of their chats
 }
 
@@ -61,20 +61,20 @@ type clientKey struct {
 func NewStore() *Store {
 	return &Store{
 		chats:  make(map[string]*chatState),
-		direct: make(map[string]string),
+		keyed:  make(map[string]string),
 		byUser: make(map[string]map[string]struct{}),
 	}
 }
 
 // CreateChat implements chat.Store.
-func (s *Store) CreateChat(ctx context.Context, c chat.Chat, directKey string) (chat.Chat, bool, error) {
+func (s *Store) CreateChat(ctx context.Context, c chat.Chat, key string) (chat.Chat, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return chat.Chat{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if directKey != "" {
-		if id, ok := s.direct[directKey]; ok {
+	if key != "" {
+		if id, ok := s.keyed[key]; ok {
 			return s.chats[id].view(), false, nil
 		}
 	}
@@ -99,8 +99,8 @@ func (s *Store) CreateChat(ctx context.Context, c chat.Chat, directKey string) (
 		s.join(m.UserID, c.ID)
 	}
 	s.chats[c.ID] = st
-	if directKey != "" {
-		s.direct[directKey] = c.ID
+	if key != "" {
+		s.keyed[key] = c.ID
 	}
 	return st.view(), true, nil
 }

@@ -96,6 +96,30 @@ func testCreateChatConcurrentDirectKey(f *fixture) {
 	require.Equal(f.t, []string{want.ID}, f.chatIDs("alice"))
 }
 
+// testCreateChatGroupKeyReturnsExisting holds a key to the same promise
+// for groups, whose keys the Service derives from a client_id: the kind of
+// chat does not change what a key means, and keys with a NUL in them are
+// kept whole.
+func testCreateChatGroupKeyReturnsExisting(f *fixture) {
+	const key = "group\x00alice\x00retry-1"
+	first := f.createChat(newGroup("g1", f.at(0), "alice", "bob"), key)
+
+	retry := newGroup("g2", f.at(1), "alice", "carol")
+	retry.Title = "another title"
+	again, created, err := f.store.CreateChat(f.ctx, retry, key)
+	require.NoError(f.t, err)
+	require.False(f.t, created, "CreateChat with an existing group key must not create")
+	requireChat(f.t, first, again)
+	_, err = f.store.GetChat(f.ctx, "g2")
+	requireNotFound(f.t, err, "GetChat of a group deduplicated by its key")
+	require.Empty(f.t, f.chatIDs("carol"))
+
+	// Keys that differ after the NUL are different keys.
+	f.createChat(newGroup("g3", f.at(2), "alice", "bob"), "group\x00alice\x00retry-2")
+	f.createChat(newGroup("g4", f.at(3), "alice", "bob"), "group\x00alice")
+	require.ElementsMatch(f.t, []string{"g1", "g3", "g4"}, f.chatIDs("alice"))
+}
+
 func testCreateChatEmptyDirectKey(f *fixture) {
 	a := f.group("g1", f.at(0), "alice", "bob")
 	b := newGroup("g2", f.at(0), "alice", "bob")

@@ -52,6 +52,7 @@ var suite = []struct {
 		{"StoresFields", testCreateChatStoresFields},
 		{"DirectKeyReturnsExistingChat", testCreateChatDirectKeyReturnsExisting},
 		{"ConcurrentSameDirectKeyCreatesOneChat", testCreateChatConcurrentDirectKey},
+		{"GroupKeyReturnsExistingChat", testCreateChatGroupKeyReturnsExisting},
 		{"EmptyDirectKeyNeverDeduplicates", testCreateChatEmptyDirectKey},
 		{"MembersStartUnreadWithoutLastMessage", testCreateChatStartsMembersUnread},
 	}},

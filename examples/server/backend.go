@@ -81,7 +81,17 @@ type backend struct {
 	store  chat.Store
 	broker chat.Broker
 	close  func()
+	// describe says, for the operator, where chats live and whether other
+	// servers can share them.
+	describe string
 }
+
+// Descriptions of the backends, as the demo logs them at start.
+const (
+	describeMemory        = "in memory: chats are lost on restart"
+	describePostgres      = "PostgreSQL store, in-memory broker: chats are kept; this server is the only node"
+	describePostgresRedis = "PostgreSQL store, Redis broker: chats are kept; servers started the same way form one service"
+)
 
 // openBackend connects what cfg names, running the PostgreSQL migrations.
 // With PostgreSQL and either Redis option, any number of servers started
@@ -95,7 +105,7 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 		// different record of truth.
 		return nil, errors.New("-redis and -redis-cluster need -postgres: servers must share one Store")
 	}
-	b := &backend{store: memory.NewStore(), broker: memory.NewBroker(), close: func() {}}
+	b := &backend{store: memory.NewStore(), broker: memory.NewBroker(), close: func() {}, describe: describeMemory}
 	var closers []func()
 	b.close = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -125,7 +135,7 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 		// Closed before db: it waits for the writes it has accepted.
 		closers = append(closers, func() { store.Close() })
 		b.store = store
-		log.Info("using PostgreSQL store")
+		b.describe = describePostgres
 	}
 
 	var client redis.UniversalClient
@@ -152,7 +162,7 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 			return nil, err
 		}
 		b.broker = broker
-		log.Info("using Redis broker", "cluster", cfg.RedisCluster != "")
+		b.describe = describePostgresRedis
 	}
 	return b, nil
 }

@@ -4,7 +4,7 @@
 // browser tabs signed in as different names can chat live.
 //
 //	go run ./examples/server          # then open http://localhost:8080 twice
-//	go run ./examples/server -addr 127.0.0.1:9000
+//	go run ./examples/server -addr localhost:9000
 //	go run ./examples/server -metrics   # Prometheus metrics at /metrics
 //
 // Health endpoints for load balancers are at /healthz/livez and
@@ -15,12 +15,16 @@
 // -redis (or REDIS_URL) or -redis-cluster as well, any number of these
 // servers form one chat service:
 //
-//	go run ./examples/server -addr :8080 -postgres postgres://localhost/chat -redis redis://localhost:6379
-//	go run ./examples/server -addr :8081 -postgres postgres://localhost/chat -redis redis://localhost:6379
+//	go run ./examples/server -addr localhost:8080 -postgres postgres://localhost/chat -redis redis://localhost:6379
+//	go run ./examples/server -addr localhost:8081 -postgres postgres://localhost/chat -redis redis://localhost:6379
+//
+// At start it logs the URL to open and where chats are kept.
 //
 // Sign-in is NOT real authentication: the server believes whatever name the
-// X-User header or the "user" cookie claims. A real host app plugs its own
-// session lookup into chat.HandlerConfig.Authenticate instead.
+// X-User header or the "user" cookie claims. That is why it listens on
+// localhost only unless -addr says otherwise (":8080" is every interface),
+// and warns when it does. A real host app plugs its own session lookup
+// into chat.HandlerConfig.Authenticate instead.
 package main
 
 import (
@@ -43,22 +47,36 @@ import (
 // and WebSocket clients are told 1001 (going away) within it.
 const shutdownTimeout = 10 * time.Second
 
+// defaultAddr is loopback only: the demo believes any claimed name, so it
+// must not face a network unless its user says so.
+const defaultAddr = "localhost:8080"
+
+// parseFlags reads the command line: the address to listen on and the
+// backend configuration.
+func parseFlags(args []string) (addr string, cfg config, err error) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.StringVar(&addr, "addr", defaultAddr, `address to listen on; ":8080" is every interface, for anyone who can reach this machine to sign in as anyone`)
+	fs.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the Store (default $DATABASE_URL; empty: in memory)")
+	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"), "standalone Redis URL for the Broker (default $REDIS_URL)")
+	fs.StringVar(&cfg.RedisCluster, "redis-cluster", "", "Redis Cluster nodes for the Broker, host:port,host:port,...")
+	fs.Var(rateFlag{&cfg.RateLimit.Sends}, "send-rate", "per-user message rate limit, such as 10/s (default off)")
+	fs.Var(rateFlag{&cfg.RateLimit.ChatCreates}, "create-rate", "per-user chat creation rate limit, such as 5/m (default off)")
+	fs.BoolVar(&cfg.Metrics, "metrics", false, "serve Prometheus metrics at /metrics")
+	fs.DurationVar(&cfg.DrainDelay, "drain", 0, "on shutdown, answer /healthz/readyz with 503 and keep serving this long first")
+	err = fs.Parse(args)
+	return addr, cfg, err
+}
+
 func main() {
-	addr := flag.String("addr", ":8080", "address to listen on")
-	var backend config
-	flag.StringVar(&backend.PostgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the Store (default $DATABASE_URL; empty: in memory)")
-	flag.StringVar(&backend.RedisURL, "redis", os.Getenv("REDIS_URL"), "standalone Redis URL for the Broker (default $REDIS_URL)")
-	flag.StringVar(&backend.RedisCluster, "redis-cluster", "", "Redis Cluster nodes for the Broker, host:port,host:port,...")
-	flag.Var(rateFlag{&backend.RateLimit.Sends}, "send-rate", "per-user message rate limit, such as 10/s (default off)")
-	flag.Var(rateFlag{&backend.RateLimit.ChatCreates}, "create-rate", "per-user chat creation rate limit, such as 5/m (default off)")
-	flag.BoolVar(&backend.Metrics, "metrics", false, "serve Prometheus metrics at /metrics")
-	flag.DurationVar(&backend.DrainDelay, "drain", 0, "on shutdown, answer /healthz/readyz with 503 and keep serving this long first")
-	flag.Parse()
+	addr, backend, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2) // the FlagSet has said why
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err == nil {
 		err = run(ctx, ln, backend, log)
 	}
@@ -103,7 +121,11 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String())
+	open, everywhere := pageURL(ln.Addr())
+	log.Info("chat demo ready: open "+open+" in two browser tabs", "addr", ln.Addr().String(), "backend", b.describe)
+	if everywhere {
+		log.Warn("listening on every interface: anyone who can reach this machine can sign in as any name; use -addr localhost:8080 unless that is what you want")
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -139,4 +161,24 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// pageURL is the URL of the demo page served on addr, and whether addr is
+// reachable from other machines (not loopback).
+func pageURL(addr net.Addr) (url string, public bool) {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String(), true
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+	case ip.IsLoopback():
+		host = "localhost"
+	case ip.IsUnspecified():
+		host, public = "localhost", true
+	default:
+		public = true
+	}
+	return "http://" + net.JoinHostPort(host, port), public
 }

@@ -43,8 +43,10 @@ CREATE TABLE chats (
     -- The chat's number of messages ever sent: the highest ordinal.
     message_count    bigint NOT NULL DEFAULT 0,
     last_activity_at timestamptz NOT NULL,
-    -- One direct chat per pair of users; NULL for groups. The key is opaque
-    -- to the Store and may hold any byte, NUL included, which text cannot.
+    -- CreateChat's key: one direct chat per pair of users, one group per
+    -- creator and client_id; NULL for a group created without client_id.
+    -- The key is opaque to the Store and may hold any byte, NUL included,
+    -- which text cannot.
     direct_key       bytea UNIQUE
 ) WITH (fillfactor = 70);
 
