@@ -64,7 +64,7 @@ func TestOpenAPIDocumentIsValid31(t *testing.T) {
 				mt := resp.Value.Content.Get("application/json")
 				require.NotNil(t, mt, "%s %s %d has no JSON body", method, path, code)
 				require.NotEmpty(t, mt.Schema.Value.AllOf, "%s %s %d", method, path, code)
-				assert.Equal(t, "#/components/schemas/Error", mt.Schema.Value.AllOf[0].Ref, "%s %s %d", method, path, code)
+				assert.Equal(t, "#/components/schemas/ErrorBody", mt.Schema.Value.AllOf[0].Ref, "%s %s %d", method, path, code)
 			}
 		}
 	}
@@ -105,7 +105,7 @@ func loadOpenAPI(t testing.TB) *openAPISpec {
 			openAPIErr = err
 			return
 		}
-		openAPILoaded = &openAPISpec{doc: doc, router: router, errors: doc.Components.Schemas["Error"].Value}
+		openAPILoaded = &openAPISpec{doc: doc, router: router, errors: doc.Components.Schemas["ErrorBody"].Value}
 	})
 	require.NoError(t, openAPIErr)
 	return openAPILoaded
