@@ -37,6 +37,17 @@ func TestREADMESnippetsCompile(t *testing.T) {
 	}
 }
 
+// The README states the minimum Go version that go.mod sets.
+func TestREADMEGoVersion(t *testing.T) {
+	mod, err := os.ReadFile("../../go.mod")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(mod)
+	require.NotNil(t, m, "go.mod has no go line")
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "Go "+string(m[1])+" or later", "README.md must state go.mod's minimum Go version")
+}
+
 // snippetLines is s without indentation and blank lines.
 func snippetLines(s string) []string {
 	var out []string

@@ -1,6 +1,6 @@
 module github.com/embedchat/chat/examples/routers
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/embedchat/chat v0.0.0
@@ -44,10 +44,10 @@ require (
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
-	golang.org/x/sys v0.46.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
-	google.golang.org/protobuf v1.36.10 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 )
 
 replace github.com/embedchat/chat => ../..
