@@ -260,6 +260,14 @@ func TestOpenAPIValidationCatchesDrift(t *testing.T) {
 	assert.NoError(t, spec.validate(put, "/api/v1", 405, json, []byte(`{"error":{"code":"method_not_allowed","message":"x"}}`)))
 }
 
+// openAPIPending lists operations that the spec documents ahead of the
+// branch that adds them, so that the spec and the client can be written
+// against them. Once the handler serves one, the test fails until it is
+// removed from here.
+var openAPIPending = map[string]string{
+	"GET /chats/{chat_id}/members": "branch security: member listing with paging",
+}
+
 // openAPIVocabulary returns the candidate path segments for probing the
 // handler: every lower-case word among the string literals of the root
 // package's code, so that a route added under a new name is found without
@@ -381,10 +389,15 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	// Every operation of the spec is served.
+	// Every operation of the spec is served, but those still on their way.
 	for path, item := range spec.doc.Paths.Map() {
 		for method := range item.Operations() {
-			assert.True(t, got[method+" "+path], "%s documents %s %s, which the handler does not serve", openAPIPath, method, path)
+			op := method + " " + path
+			if branch, ok := openAPIPending[op]; ok {
+				assert.False(t, got[op], "%s is served now: remove it from openAPIPending (%s)", op, branch)
+				continue
+			}
+			assert.True(t, got[op], "%s documents %s, which the handler does not serve", openAPIPath, op)
 		}
 	}
 	// A trailing slash names the same route.

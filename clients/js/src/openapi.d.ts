@@ -71,6 +71,12 @@ export interface Member {
   display_name?: string;
 }
 
+export interface MemberPage {
+  members: Member[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
 export interface Message {
   chat_id: ID;
   /** `""` when the sender gave none. */
@@ -203,6 +209,20 @@ export interface Operations {
       200: ChatPage;
       400: ErrorReply<"invalid_request">;
       401: ErrorReply<"unauthenticated">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** List a chat's members */
+  listMembers: {
+    method: "GET";
+    path: "/chats/{chat_id}/members";
+    query: { limit?: number; cursor?: string };
+    responses: {
+      200: MemberPage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
       500: ErrorReply<"internal">;
       503: ErrorReply<"unavailable">;
     };
