@@ -138,6 +138,9 @@ func (s *openAPISpec) validate(req *http.Request, prefix string, status int, hea
 	r.URL.Path = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, prefix), "/")
 	r.URL.RawPath = ""
 	route, params, err := s.findRoute(r)
+	if err == nil && openAPIPending[route.Method+" "+route.Path] != "" {
+		err = &routers.RouteError{Reason: "pending: " + openAPIPending[route.Method+" "+route.Path]}
+	}
 	if err != nil {
 		// Not an operation: the handler must say so with the error object.
 		if !errors.As(err, new(*routers.RouteError)) {
