@@ -112,7 +112,7 @@ func BenchmarkSendMessageFanoutWebSocket(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for {
-						_, data, err := conn.Conn.Read(context.Background())
+						_, data, err := conn.WebSocket().Read(context.Background())
 						if err != nil {
 							return
 						}

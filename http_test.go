@@ -32,7 +32,9 @@ import (
 func newRESTServer(t *testing.T) (*chat.Service, *chattest.Server) {
 	t.Helper()
 	svc := chattest.NewService(t, chat.Config{})
-	return svc, chattest.NewServer(t, svc)
+	srv := chattest.NewServer(t, svc)
+	validateAgainstOpenAPI(t, srv)
+	return svc, srv
 }
 
 // restRequireError checks that r is an error reply of the contract: the given

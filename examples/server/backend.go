@@ -125,7 +125,7 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 		db.SetMaxIdleConns(postgresPoolSize)
 		if err := postgres.Migrate(ctx, db, postgres.Config{}); err != nil {
 			b.close()
-			return nil, fmt.Errorf("postgres: migrate: %w", err)
+			return nil, err // It says "postgres: migrate schema ..." already.
 		}
 		store, err := postgres.New(db, postgres.Config{Logger: log})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,23 @@ func TestBackendFlagsThatCannotWork(t *testing.T) {
 		_, err := openBackend(context.Background(), cfg, discard)
 		assert.Error(t, err, "%+v", cfg)
 	}
+}
+
+// An error says "postgres:" once: Migrate's own error names the step, the
+// schema and the cause, and is not wrapped again.
+func TestBackendMigrationErrorHasOnePrefix(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = openBackend(ctx, config{PostgresURL: "postgres://postgres@" + addr + "/test?sslmode=disable"}, discard)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, chat.ErrUnavailable)
+	assert.Equal(t, 1, strings.Count(err.Error(), "postgres:"), "%v", err)
+	assert.True(t, strings.HasPrefix(err.Error(), `postgres: migrate schema "chat" to version 1`), "%v", err)
 }
 
 func TestRateFlag(t *testing.T) {

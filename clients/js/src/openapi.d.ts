@@ -1,0 +1,300 @@
+// Code generated from docs/openapi.yaml by openapi_ts_test.go; DO NOT EDIT.
+// Regenerate: go test -run TestOpenAPITypeScriptIsCurrent -update-openapi-ts .
+
+export interface AddMemberRequest {
+  user_id: ID;
+}
+
+export interface Chat {
+  created_at: Time;
+  created_by: ID;
+  id: ID;
+  kind: "direct" | "group";
+  last_activity_at: Time;
+  /** The message with the highest seq (its tombstone if deleted), null if the chat has no message. */
+  last_message: Message | null;
+  /** The seq of the chat's latest persisted event, 0 if none. */
+  last_seq: number;
+  /** Sorted by `user_id`. */
+  members: Member[];
+  /** `""` for direct chats and untitled groups. */
+  title: string;
+  /** The caller's unread messages from other senders, deleted ones excluded. */
+  unread_count: number;
+  /** How many members the chat has. */
+  member_count?: number;
+}
+
+export interface ChatPage {
+  chats: Chat[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
+export interface CreateChatRequest {
+  kind: "direct" | "group";
+  /** Makes the creation idempotent; a retry with the same id answers `200` with the chat it created. */
+  client_id?: ID;
+  /** The users besides the caller; a direct chat names exactly one. */
+  members?: ID[];
+  /** A group's title, at most 200 code points; a direct chat has none. */
+  title?: string;
+}
+
+export interface EditMessageRequest {
+  /** The new text, under the rules of a new message's text. */
+  text: string;
+}
+
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+  };
+}
+
+/** Switch on this; the message is for humans and may change. */
+export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "unavailable";
+
+/** Non-empty valid UTF-8 of at most 128 bytes (`Limits.MaxIDBytes`) without control characters. */
+export type ID = string;
+
+export interface MarkReadRequest {
+  /** The highest seq shown to the user. */
+  seq: number;
+}
+
+export interface Member {
+  last_read_seq: number;
+  user_id: ID;
+  /** Present only when the host's user directory knows the user's name. */
+  display_name?: string;
+}
+
+export interface MemberPage {
+  members: Member[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
+export interface Message {
+  chat_id: ID;
+  /** `""` when the sender gave none. */
+  client_id: string;
+  created_at: Time;
+  deleted: boolean;
+  /** The sender's metadata object; null when none was given and on a tombstone. */
+  metadata: Record<string, unknown> | null;
+  sender: ID;
+  seq: number;
+  /** `""` on a tombstone. */
+  text: string;
+  /** Present only on an edited message, the time of its latest edit. */
+  edited_at?: Time;
+}
+
+export interface MessagePage {
+  has_more: boolean;
+  messages: Message[];
+}
+
+export interface ReadMarker {
+  chat_id: ID;
+  read_seq: number;
+  user_id: ID;
+}
+
+export interface SendMessageRequest {
+  /** Valid UTF-8 without NUL, at least one non-whitespace character, at most 4000 code points. */
+  text: string;
+  /** Makes the send idempotent; reuse it for every retry of the same message. */
+  client_id?: ID;
+  /** Any JSON object of at most 4 KiB; null is the same as absent. */
+  metadata?: Record<string, unknown> | null;
+}
+
+/** RFC 3339 in UTC with up to microsecond precision, e.g. `2026-11-28T04:43:26.274846Z`. */
+export type Time = string;
+
+/** The REST operations, by operationId. Paths are relative to where the host mounts the handler. */
+export interface Operations {
+  /** Add a member to a group */
+  addMember: {
+    method: "POST";
+    path: "/chats/{chat_id}/members";
+    body: AddMemberRequest;
+    responses: {
+      200: Chat;
+      201: Chat;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Create a chat */
+  createChat: {
+    method: "POST";
+    path: "/chats";
+    body: CreateChatRequest;
+    responses: {
+      200: Chat;
+      201: Chat;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Delete a message */
+  deleteMessage: {
+    method: "DELETE";
+    path: "/chats/{chat_id}/messages/{seq}";
+    responses: {
+      200: Message;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Edit a message */
+  editMessage: {
+    method: "PATCH";
+    path: "/chats/{chat_id}/messages/{seq}";
+    body: EditMessageRequest;
+    responses: {
+      200: Message;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      409: ErrorReply<"conflict">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      422: ErrorReply<"rejected">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Get a chat */
+  getChat: {
+    method: "GET";
+    path: "/chats/{chat_id}";
+    responses: {
+      200: Chat;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** List the caller's chats */
+  listChats: {
+    method: "GET";
+    path: "/chats";
+    query: { limit?: number; cursor?: string };
+    responses: {
+      200: ChatPage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** List a chat's members */
+  listMembers: {
+    method: "GET";
+    path: "/chats/{chat_id}/members";
+    query: { limit?: number; cursor?: string };
+    responses: {
+      200: MemberPage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** List a chat's messages */
+  listMessages: {
+    method: "GET";
+    path: "/chats/{chat_id}/messages";
+    query: { limit?: number; before?: number; after?: number };
+    responses: {
+      200: MessagePage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Mark a chat read */
+  markRead: {
+    method: "POST";
+    path: "/chats/{chat_id}/read";
+    body: MarkReadRequest;
+    responses: {
+      200: ReadMarker;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Remove a member from a group, or leave it */
+  removeMember: {
+    method: "DELETE";
+    path: "/chats/{chat_id}/members/{user_id}";
+    responses: {
+      204: void;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Send a message */
+  sendMessage: {
+    method: "POST";
+    path: "/chats/{chat_id}/messages";
+    body: SendMessageRequest;
+    responses: {
+      200: Message;
+      201: Message;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      422: ErrorReply<"rejected">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+}
+
+/** An error reply whose code is C. */
+export interface ErrorReply<C extends ErrorCode = ErrorCode> extends ErrorBody {
+  error: { code: C; message: string };
+}
