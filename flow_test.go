@@ -253,7 +253,7 @@ func TestWebSocketFrameRateBound(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
 		frame := []byte(`{"type":"typing","chat_id":"` + c.ID + `"}`)
 		for range 200 {
-			if alice.Conn.Write(ctx, websocket.MessageText, frame) != nil {
+			if alice.WebSocket().Write(ctx, websocket.MessageText, frame) != nil {
 				break // closed already
 			}
 		}
