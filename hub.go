@@ -56,6 +56,9 @@ type envelope struct {
 	// Trace carries the sender's trace context (Config.Tracer), so that
 	// the delivery on this node joins the send's trace.
 	Trace map[string]string `json:"trace,omitempty"`
+	// At is when the sender published the event, in Unix microseconds,
+	// for the delivery delay the Observer is told of.
+	At int64 `json:"at,omitempty"`
 }
 
 type hub struct {
@@ -185,7 +188,7 @@ func (h *hub) ioContext() (context.Context, context.CancelFunc) {
 // stored (or ephemeral), and other nodes recover stored events from the
 // Store when a notification is lost.
 func (h *hub) publishEvent(ctx context.Context, ev Event) {
-	h.dispatchChat(ev)
+	h.dispatchChatAt(ev, time.Now())
 	h.publish(ctx, ev, chatTopicPrefix+ev.ChatID)
 }
 
@@ -254,13 +257,18 @@ func (b brokerHandler) HandleNotification(topic string, payload []byte) {
 	switch {
 	case strings.HasPrefix(topic, chatTopicPrefix):
 		env.Event.ChatID = strings.TrimPrefix(topic, chatTopicPrefix)
-		b.h.dispatchChat(env.Event)
+		var at time.Time
+		if env.At > 0 {
+			at = time.UnixMicro(env.At)
+		}
+		b.h.dispatchChatAt(env.Event, at)
 	case strings.HasPrefix(topic, userTopicPrefix):
 		b.h.dispatchUser(strings.TrimPrefix(topic, userTopicPrefix), env.Event)
 	}
 }
 
 func (b brokerHandler) HandleLost(topics []string) {
+	b.h.svc.observe(BrokerLossObserved{Topics: len(topics)})
 	for _, topic := range topics {
 		switch {
 		case strings.HasPrefix(topic, chatTopicPrefix):
@@ -278,11 +286,16 @@ func (b brokerHandler) HandleLost(topics []string) {
 	}
 }
 
-func (h *hub) dispatchChat(ev Event) {
+func (h *hub) dispatchChat(ev Event) { h.dispatchChatAt(ev, time.Time{}) }
+
+// dispatchChatAt hands ev, published at at (zero if unknown), to its
+// chat's stream on this node.
+func (h *hub) dispatchChatAt(ev Event, at time.Time) {
 	h.mu.Lock()
 	st := h.streams[ev.ChatID]
 	h.mu.Unlock()
 	if st != nil {
+		st.notePublished(ev.Seq, at)
 		st.enqueue(ev)
 	}
 }
@@ -528,6 +541,10 @@ type stream struct {
 	lost      bool // the Store may hold events the queue lacks
 	running   bool
 	last      int64 // written by start, then only by the worker
+	// published holds when stored events waiting in queue were
+	// published, by seq, for the Observer's delivery delay; nil without
+	// an Observer.
+	published map[int64]time.Time
 }
 
 func newStream(h *hub, chatID string) *stream {
@@ -696,6 +713,7 @@ func (st *stream) fill(upTo int64) bool {
 			}
 			st.broadcast(ev)
 			st.last = ev.Seq
+			st.h.svc.observe(RefillObserved{Events: 1})
 		}
 		if len(evs) < fillPage {
 			return true
@@ -717,7 +735,7 @@ func (st *stream) broadcast(ev Event) {
 	if len(followers) == 0 {
 		return
 	}
-	d := &delivery{Event: ev}
+	d := &delivery{Event: ev, at: st.publishedAt(ev.Seq)}
 	for _, s := range followers {
 		s.deliver(d)
 	}
@@ -734,6 +752,9 @@ type delivery struct {
 	// resyncUpTo is, for a resync standing for held events that did not
 	// fit, the highest seq it stands for.
 	resyncUpTo int64
+	// at is when the event was published, zero when unknown (read from
+	// the Store), for the Observer's delivery delay.
+	at         time.Time
 	once       sync.Once
 	data       []byte
 	err        error
@@ -742,4 +763,40 @@ type delivery struct {
 func (d *delivery) encode() ([]byte, error) {
 	d.once.Do(func() { d.data, d.err = json.Marshal(d.Event) })
 	return d.data, d.err
+}
+
+// notePublished remembers when the stored event seq was published, for
+// the Observer's delivery delay. Ephemeral events carry their time in
+// nothing: their delay is not measured.
+func (st *stream) notePublished(seq int64, at time.Time) {
+	if st.h.svc.observer == nil || seq == 0 || at.IsZero() {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.published) >= streamQueueSize {
+		return
+	}
+	if st.published == nil {
+		st.published = make(map[int64]time.Time)
+	}
+	st.published[seq] = at
+}
+
+// publishedAt returns and forgets when seq was published, and forgets
+// every earlier seq too: those were delivered, skipped or read from the
+// Store.
+func (st *stream) publishedAt(seq int64) time.Time {
+	if seq == 0 {
+		return time.Time{}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	at := st.published[seq]
+	for s := range st.published {
+		if s <= seq {
+			delete(st.published, s)
+		}
+	}
+	return at
 }

@@ -95,7 +95,7 @@ func (p *publisher) start() {
 // publish queues ev for topics, encoded once, with the sender's trace
 // context if any.
 func (p *publisher) publish(ev Event, trace map[string]string, topics ...string) {
-	payload, err := json.Marshal(envelope{Node: p.h.node, Event: ev, Trace: trace})
+	payload, err := json.Marshal(envelope{Node: p.h.node, Event: ev, Trace: trace, At: time.Now().UnixMicro()})
 	if err != nil {
 		p.h.svc.log.Error("chat: encoding notification", "err", err)
 		return

@@ -250,10 +250,49 @@ func (c *wsConn) serve(reqCtx context.Context) {
 	<-readDone
 }
 
-// close ends the connection with status, counting it for FlowCounts.
+// close ends the connection with status, counting it for FlowCounts and
+// the Observer.
 func (c *wsConn) close(status websocket.StatusCode, reason string) {
 	c.h.svc.flow.countClose(int(status))
+	c.h.svc.observe(ConnectionClosedObserved{Reason: closeReason(status)})
 	c.conn.Close(status, reason)
+}
+
+// closeReason names a close code for the Observer, from a bounded set.
+func closeReason(status websocket.StatusCode) string {
+	switch status {
+	case websocket.StatusGoingAway:
+		return "shutdown"
+	case websocket.StatusPolicyViolation:
+		return "policy_violation"
+	case websocket.StatusMessageTooBig:
+		return "too_big"
+	case websocket.StatusInternalError:
+		return "error"
+	case websocket.StatusTryAgainLater:
+		return "unavailable"
+	case CloseSlowConsumer:
+		return "slow_consumer"
+	case CloseResumeTimeout:
+		return "resume_timeout"
+	}
+	return "client"
+}
+
+// observeDelivered tells the Observer of an event written to the client.
+func (c *wsConn) observeDelivered(d *delivery) {
+	s := c.h.svc
+	if s.observer == nil {
+		return
+	}
+	o := EventDeliveredObserved{Type: d.Type, Replayed: d.replayed}
+	if !d.at.IsZero() {
+		o.Delay = time.Since(d.at)
+	}
+	s.observer.Observe(o)
+	if d.Type == EventResync {
+		s.observer.Observe(ResyncObserved{})
+	}
 }
 
 // handshake reads frames until a valid resume, answering anything else with
@@ -391,6 +430,7 @@ func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.St
 			}
 			return websocket.StatusPolicyViolation, "write timeout"
 		}
+		c.observeDelivered(d)
 		return 0, ""
 	}
 	for {

@@ -116,6 +116,19 @@ func TestMetricsMove(t *testing.T) {
 		require.Contains(t, got, name)
 	}
 
+	require.Equal(t, 4.0, value(t, got["chat_events_delivered_total"], map[string]string{"type": "message.created", "replayed": "false"}))
+	require.Equal(t, 4.0, value(t, got["chat_delivery_delay_seconds"], nil), "two messages to two devices: live events have a measured delay")
+
+	bob2.Close()
+	require.Eventually(t, func() bool {
+		return value(t, gather(t, reg)["chat_connections_closed_total"], map[string]string{"reason": "client"}) == 1
+	}, chattest.Timeout, time.Millisecond)
+
+	// A reader that resumes from an unknown position is told to resync.
+	bob3, _ := srv.Connect("bob", map[string]int64{c.ID: 1 << 40})
+	bob3.Close()
+	require.Equal(t, 1.0, value(t, gather(t, reg)["chat_resyncs_total"], nil))
+
 	for _, mf := range got {
 		for _, metric := range mf.GetMetric() {
 			for _, l := range metric.GetLabel() {
