@@ -754,10 +754,10 @@ type delivery struct {
 	resyncUpTo int64
 	// at is when the event was published, zero when unknown (read from
 	// the Store), for the Observer's delivery delay.
-	at         time.Time
-	once       sync.Once
-	data       []byte
-	err        error
+	at   time.Time
+	once sync.Once
+	data []byte
+	err  error
 }
 
 func (d *delivery) encode() ([]byte, error) {
