@@ -45,6 +45,8 @@ export interface ConnectionStatus {
   readonly attempt: number;
   /** When the next attempt starts (ms since the epoch), while waiting to reconnect; else null. */
   readonly retryAt: number | null;
+  /** The wait before that attempt, in ms, as chosen when the connection closed; else null. */
+  readonly retryDelay: number | null;
   /** How the latest connection ended, if one did. */
   readonly lastClose: { readonly code: number; readonly reason: string } | null;
 }
@@ -131,7 +133,7 @@ export class ChatClient {
   private ws: WebSocketLike | null = null;
   private wanted = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private statusValue: ConnectionStatus = { state: 'disconnected', attempt: 0, retryAt: null, lastClose: null };
+  private statusValue: ConnectionStatus = { state: 'disconnected', attempt: 0, retryAt: null, retryDelay: null, lastClose: null };
 
   constructor(private readonly options: ChatClientOptions) {
     if (!options.userId) throw new Error('embedchat: userId is required');
@@ -249,7 +251,7 @@ export class ChatClient {
       detach(ws);
       ws.close(1000, 'client closed');
     }
-    this.setStatus({ state: 'disconnected', retryAt: null, attempt: 0 });
+    this.setStatus({ state: 'disconnected', retryAt: null, retryDelay: null, attempt: 0 });
   }
 
   /** reconnectNow skips the wait before the next attempt (say, when the browser comes back online). */
@@ -278,7 +280,7 @@ export class ChatClient {
   }
 
   private async open(): Promise<void> {
-    this.setStatus({ state: 'connecting', retryAt: null });
+    this.setStatus({ state: 'connecting', retryAt: null, retryDelay: null });
     try {
       await this.options.beforeConnect?.();
     } catch {
@@ -327,6 +329,7 @@ export class ChatClient {
       state: 'disconnected',
       attempt: this.statusValue.attempt + 1,
       retryAt: Date.now() + delay,
+      retryDelay: delay,
       lastClose: { code, reason: reason || policy.reason },
     });
     this.timer = setTimeout(() => {
@@ -345,7 +348,7 @@ export class ChatClient {
     }
     switch (type) {
       case 'resumed':
-        this.setStatus({ state: 'connected', attempt: 0, retryAt: null });
+        this.setStatus({ state: 'connected', attempt: 0, retryAt: null, retryDelay: null });
         this.emit('resumed', undefined);
         return;
       case 'resync':

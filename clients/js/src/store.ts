@@ -112,6 +112,9 @@ export class ChatStore {
   private readonly pending = new Map<string, Map<string, PendingMessage>>();
   private readonly typing = new Map<string, Map<string, ReturnType<typeof setTimeout>>>();
   private readonly fetching = new Map<string, PersistedEvent[]>();
+  // Events of chats the store does not know, held until the first chat
+  // list arrives: it will know most of them, and the rest are fetched.
+  private early: PersistedEvent[] | null = [];
   private readonly marking = new Set<string>();
   private lost: LostChats | null = null;
   private connection: ConnectionStatus;
@@ -146,7 +149,7 @@ export class ChatStore {
   /** getSnapshot returns the current state; the same object until something changes. */
   getSnapshot = (): ChatStoreState => {
     if (!this.snapshot) {
-      this.snapshot = {
+      this.snapshot = Object.freeze({
         userId: this.me,
         connection: this.connection,
         chats: this.sortedChats(),
@@ -155,7 +158,7 @@ export class ChatStore {
         hasMoreChats: this.cursor !== '',
         rooms: this.roomSnapshots(),
         lost: this.lost,
-      };
+      });
     }
     return this.snapshot;
   };
@@ -266,6 +269,9 @@ export class ChatStore {
     this.chatsError = null;
     this.chatsLoaded = true;
     for (const c of page.chats) this.mergeChat(c);
+    const early = this.early;
+    this.early = null;
+    for (const ev of early ?? []) this.onPersisted(ev);
     if (page.next_cursor === '') {
       const listed = new Set(page.chats.map((c) => c.id));
       const known = new Set([...this.chats.keys(), ...Object.keys(this.client.getPositions())]);
@@ -400,6 +406,10 @@ export class ChatStore {
       return;
     }
     const c = this.chats.get(id);
+    if (!c && this.early) {
+      this.early.push(ev);
+      return;
+    }
     if (!c) {
       void this.fetchChat(id).then(() => this.applyToRoom(ev));
       return;
