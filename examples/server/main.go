@@ -37,6 +37,8 @@ import (
 
 	"github.com/embedchat/chat"
 	"github.com/embedchat/chat/chatprom"
+	"github.com/embedchat/chat/postgres"
+	"github.com/embedchat/chat/redisbroker"
 )
 
 // shutdownTimeout bounds the graceful shutdown: in-flight requests finish
@@ -49,6 +51,8 @@ func main() {
 	flag.StringVar(&backend.PostgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the Store (default $DATABASE_URL; empty: in memory)")
 	flag.StringVar(&backend.RedisURL, "redis", os.Getenv("REDIS_URL"), "standalone Redis URL for the Broker (default $REDIS_URL)")
 	flag.StringVar(&backend.RedisCluster, "redis-cluster", "", "Redis Cluster nodes for the Broker, host:port,host:port,...")
+	flag.StringVar(&backend.PostgresSchema, "postgres-schema", "", "PostgreSQL schema of the chat tables (default "+postgres.DefaultSchema+")")
+	flag.StringVar(&backend.RedisPrefix, "redis-prefix", "", "prefix of the Redis channels (default "+redisbroker.DefaultPrefix+")")
 	flag.Var(rateFlag{&backend.RateLimit.Sends}, "send-rate", "per-user message rate limit, such as 10/s (default off)")
 	flag.Var(rateFlag{&backend.RateLimit.ChatCreates}, "create-rate", "per-user chat creation rate limit, such as 5/m (default off)")
 	flag.BoolVar(&backend.Metrics, "metrics", false, "serve Prometheus metrics at /metrics")
