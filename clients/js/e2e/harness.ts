@@ -193,6 +193,8 @@ export interface User {
 
 export async function signIn(browser: Browser, server: DemoServer, name: string, width = 1280): Promise<User> {
   const context = await browser.newContext({ viewport: { width, height: width < 600 ? 844 : 800 } });
+  // Ceilings, not waits: a shared CI machine can be very slow.
+  context.setDefaultTimeout(60000);
   const page = await context.newPage();
   page.on('dialog', (d) => void d.accept());
   page.on('pageerror', (err) => {
@@ -205,7 +207,7 @@ export async function signIn(browser: Browser, server: DemoServer, name: string,
 
 /** connected waits until the page's connection badge says so. */
 export async function connected(page: Page): Promise<void> {
-  await page.locator('#conn[data-state="connected"]').waitFor();
+  await page.locator('#conn[data-state="connected"]').waitFor({ timeout: 60000 });
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

@@ -27,7 +27,7 @@ export async function seeMessages(page: Page, want: string[]): Promise<void> {
         JSON.stringify([...document.querySelectorAll('#message-list li.msg[data-seq] .text')].map((e) => e.textContent)) ===
         JSON.stringify(w),
       want,
-      { timeout: 15000, polling: 50 },
+      { timeout: 30000, polling: 50 },
     );
   } catch {
     assert.deepEqual(await messages(page), want);
@@ -49,7 +49,7 @@ export async function seeBadge(page: Page, title: string, want: string): Promise
         return (b ? b.textContent : '') === w;
       },
       [title, want],
-      { timeout: 15000, polling: 50 },
+      { timeout: 30000, polling: 50 },
     );
   } catch {
     assert.equal(await badge(page, title), want, `unread badge of ${title}`);
@@ -58,7 +58,7 @@ export async function seeBadge(page: Page, title: string, want: string): Promise
 
 /** seeText waits until an element matching selector shows text. */
 export async function seeText(page: Page, selector: string, text: string | RegExp): Promise<void> {
-  await page.locator(selector, { hasText: text }).first().waitFor({ timeout: 15000 });
+  await page.locator(selector, { hasText: text }).first().waitFor({ timeout: 30000 });
 }
 
 export async function connectionText(page: Page): Promise<string> {
