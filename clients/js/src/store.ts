@@ -780,8 +780,13 @@ export class ChatStore {
     } finally {
       this.marking.delete(chatId);
     }
+    // What arrived meanwhile is marked too; but never the same seq again,
+    // which a server that clamps the marker below it would answer alike.
     const now = this.chats.get(chatId);
-    if (now && now.unread_count > 0 && this.rooms.has(chatId)) await this.markRead(chatId);
+    const room = this.rooms.get(chatId);
+    if (now && room && now.unread_count > 0 && Math.max(now.last_seq, ...room.msgs.keys()) > seq) {
+      await this.markRead(chatId);
+    }
   }
 }
 

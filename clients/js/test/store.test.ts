@@ -170,6 +170,19 @@ test('read receipts follow read events, and markRead clears the unread count', a
   assert.equal(server.requests.filter((r) => r.path.endsWith('/read')).length, 1, 'nothing left to mark');
 });
 
+test('markRead does not repeat a mark the server answers with a lower marker', async () => {
+  const chat = server.createChat('alice', ['bob']);
+  server.post(chat.id, 'bob', 'one');
+  server.post(chat.id, 'bob', 'two');
+  const { store } = await live('alice');
+  await store.openChat(chat.id);
+  // A server that lost history clamps the marker below what the store holds.
+  server.intercept = (r) =>
+    r.path.endsWith('/read') ? { status: 200, body: { chat_id: chat.id, user_id: 'alice', read_seq: 1 } } : undefined;
+  await store.markRead(chat.id);
+  assert.equal(server.requests.filter((r) => r.path.endsWith('/read')).length, 1);
+});
+
 test('typing shows other members until their message arrives', async () => {
   const chat = server.createChat('alice', ['bob']);
   const { store } = await live('alice');

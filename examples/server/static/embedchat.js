@@ -1165,7 +1165,10 @@ var ChatStore = class {
       this.marking.delete(chatId);
     }
     const now = this.chats.get(chatId);
-    if (now && now.unread_count > 0 && this.rooms.has(chatId)) await this.markRead(chatId);
+    const room = this.rooms.get(chatId);
+    if (now && room && now.unread_count > 0 && Math.max(now.last_seq, ...room.msgs.keys()) > seq) {
+      await this.markRead(chatId);
+    }
   }
 };
 function chatTitle(c, me) {
