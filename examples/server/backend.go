@@ -26,6 +26,10 @@ type config struct {
 	PostgresURL  string // -postgres or DATABASE_URL
 	RedisURL     string // -redis or REDIS_URL: a standalone Redis
 	RedisCluster string // -redis-cluster: host:port,host:port,...
+	// PostgresSchema and RedisPrefix let several services share one
+	// database and one Redis: -postgres-schema and -redis-prefix.
+	PostgresSchema string
+	RedisPrefix    string
 	// RateLimit is off unless -send-rate or -create-rate is given.
 	RateLimit chat.RateLimit
 	// Metrics serves Prometheus metrics at /metrics (-metrics).
@@ -123,11 +127,11 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 		// postgresPoolSize.
 		db.SetMaxOpenConns(postgresPoolSize)
 		db.SetMaxIdleConns(postgresPoolSize)
-		if err := postgres.Migrate(ctx, db, postgres.Config{}); err != nil {
+		if err := postgres.Migrate(ctx, db, postgres.Config{Schema: cfg.PostgresSchema}); err != nil {
 			b.close()
 			return nil, err // It says "postgres: migrate schema ..." already.
 		}
-		store, err := postgres.New(db, postgres.Config{Logger: log})
+		store, err := postgres.New(db, postgres.Config{Schema: cfg.PostgresSchema, Logger: log})
 		if err != nil {
 			b.close()
 			return nil, err
@@ -156,7 +160,7 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 			b.close()
 			return nil, fmt.Errorf("redis: %w", err)
 		}
-		broker, err := redisbroker.New(client, redisbroker.Config{Logger: log})
+		broker, err := redisbroker.New(client, redisbroker.Config{Logger: log, Prefix: cfg.RedisPrefix})
 		if err != nil {
 			b.close()
 			return nil, err

@@ -86,6 +86,28 @@ func TestTwoServersShareHistoryAndDeliver(t *testing.T) {
 	assert.Equal(t, "live via redis", ev.Message.Text)
 }
 
+// -postgres-schema and -redis-prefix let services share a database and a
+// Redis without seeing each other's chats.
+func TestSchemaAndPrefixKeepServicesApart(t *testing.T) {
+	db, rdb := freshDatabase(t), testenv.RedisURL(t)
+	a := runServer(t, config{PostgresURL: db, RedisURL: rdb, PostgresSchema: "service_a", RedisPrefix: "service_a:"})
+	b := runServer(t, config{PostgresURL: db, RedisURL: rdb, PostgresSchema: "service_b", RedisPrefix: "service_b:"})
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	alice := identity{header: "alice"}
+
+	created := decode[chat.Chat](t, do(t, client, alice, http.MethodPost, a+"/api/v1/chats",
+		map[string]any{"kind": "direct", "members": []string{"bob"}}))
+	onA := decode[chat.ChatPage](t, do(t, client, alice, http.MethodGet, a+"/api/v1/chats", nil))
+	require.Len(t, onA.Chats, 1)
+	assert.Equal(t, created.ID, onA.Chats[0].ID)
+	onB := decode[chat.ChatPage](t, do(t, client, alice, http.MethodGet, b+"/api/v1/chats", nil))
+	assert.Empty(t, onB.Chats)
+
+	_, err := openBackend(context.Background(), config{PostgresURL: db, PostgresSchema: "Not-Plain"}, discard)
+	assert.Error(t, err)
+}
+
 func TestBackendFlagsThatCannotWork(t *testing.T) {
 	for _, cfg := range []config{
 		{RedisURL: "redis://127.0.0.1:6379"},

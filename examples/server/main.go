@@ -41,6 +41,8 @@ import (
 
 	"github.com/embedchat/chat"
 	"github.com/embedchat/chat/chatprom"
+	"github.com/embedchat/chat/postgres"
+	"github.com/embedchat/chat/redisbroker"
 )
 
 // shutdownTimeout bounds the graceful shutdown: in-flight requests finish
@@ -59,6 +61,8 @@ func parseFlags(args []string) (addr string, cfg config, err error) {
 	fs.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the Store (default $DATABASE_URL; empty: in memory)")
 	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"), "standalone Redis URL for the Broker (default $REDIS_URL)")
 	fs.StringVar(&cfg.RedisCluster, "redis-cluster", "", "Redis Cluster nodes for the Broker, host:port,host:port,...")
+	fs.StringVar(&cfg.PostgresSchema, "postgres-schema", "", "PostgreSQL schema of the chat tables (default "+postgres.DefaultSchema+")")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", "", "prefix of the Redis channels (default "+redisbroker.DefaultPrefix+")")
 	fs.Var(rateFlag{&cfg.RateLimit.Sends}, "send-rate", "per-user message rate limit, such as 10/s (default off)")
 	fs.Var(rateFlag{&cfg.RateLimit.ChatCreates}, "create-rate", "per-user chat creation rate limit, such as 5/m (default off)")
 	fs.BoolVar(&cfg.Metrics, "metrics", false, "serve Prometheus metrics at /metrics")

@@ -251,6 +251,13 @@ func TestPage(t *testing.T) {
 	assert.Contains(t, r.header.Get("Content-Type"), "javascript")
 	assert.NotContains(t, string(r.body), "innerHTML")
 
+	// The client bundle the page imports, built from clients/js.
+	r = do(t, srv.Client(), identity{}, http.MethodGet, srv.URL+"/embedchat.js", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, r.header.Get("Content-Type"), "javascript")
+	assert.Contains(t, string(r.body), "ChatClient")
+	assert.NotContains(t, string(r.body), "innerHTML")
+
 	r = do(t, srv.Client(), identity{}, http.MethodPost, srv.URL+"/", nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, r.status)
 

@@ -1,0 +1,174 @@
+// Wire types of docs/protocol.md. Every object may carry fields that are
+// not listed here (the protocol only ever adds fields); clients ignore them.
+
+/** A member of a chat and their read marker. */
+export interface Member {
+  user_id: string;
+  /** The highest seq this member has marked read. */
+  last_read_seq: number;
+  /** Present only when the host app has a user directory that knows the name. */
+  display_name?: string;
+}
+
+/** A message, or the tombstone of a deleted one (`deleted: true`, `text: ""`). */
+export interface Message {
+  chat_id: string;
+  /** The seq of the message's `message.created` event; it never changes. */
+  seq: number;
+  sender: string;
+  text: string;
+  /** `""` when the sender gave none. */
+  client_id: string;
+  /** Any JSON object the sender attached, or null. */
+  metadata: Record<string, unknown> | null;
+  created_at: string;
+  /** The time of the latest edit; absent on a message never edited. */
+  edited_at?: string;
+  deleted: boolean;
+}
+
+/** A chat as the REST API and `chat.created` events describe it. */
+export interface Chat {
+  id: string;
+  kind: 'direct' | 'group';
+  /** `""` for direct chats and untitled groups. */
+  title: string;
+  /** Sorted by user_id. */
+  members: Member[];
+  created_by: string;
+  created_at: string;
+  /** The seq of the chat's latest persisted event, 0 if none. */
+  last_seq: number;
+  last_activity_at: string;
+  /** The message with the highest seq (its tombstone if deleted), or null. */
+  last_message: Message | null;
+  /** The caller's unread messages. */
+  unread_count: number;
+}
+
+/** The body of `POST /chats`. */
+export interface CreateChatRequest {
+  kind: 'direct' | 'group';
+  /** The other members; the caller is always a member. A direct chat names exactly one. */
+  members: string[];
+  /** Groups only. */
+  title?: string;
+}
+
+/** The body of `POST /chats/{chat_id}/messages`. */
+export interface SendMessageRequest {
+  text: string;
+  /** Makes the send idempotent: reuse it for every retry of the same message. */
+  client_id?: string;
+  metadata?: Record<string, unknown> | null;
+}
+
+/** A page of `GET /chats`. */
+export interface ChatPage {
+  chats: Chat[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
+/** A page of `GET /chats/{chat_id}/messages`, in ascending seq order. */
+export interface MessagePage {
+  messages: Message[];
+  has_more: boolean;
+}
+
+/** The answer of `POST /chats/{chat_id}/read`: the marker after the call. */
+export interface ReadMarker {
+  chat_id: string;
+  user_id: string;
+  read_seq: number;
+}
+
+/** Paging of `GET /chats`. */
+export interface ListChatsOptions {
+  limit?: number;
+  cursor?: string;
+}
+
+/** The window of `GET /chats/{chat_id}/messages`: newest, `before` or `after` a seq. */
+export interface ListMessagesOptions {
+  limit?: number;
+  before?: number;
+  after?: number;
+}
+
+export interface MessageCreatedEvent {
+  type: 'message.created';
+  chat_id: string;
+  seq: number;
+  message: Message;
+}
+
+export interface MessageUpdatedEvent {
+  type: 'message.updated';
+  chat_id: string;
+  /** The event's own seq; the message keeps its seq. */
+  seq: number;
+  message: Message;
+}
+
+export interface MessageDeletedEvent {
+  type: 'message.deleted';
+  chat_id: string;
+  seq: number;
+  /** The tombstone. */
+  message: Message;
+}
+
+export interface MemberAddedEvent {
+  type: 'member.added';
+  chat_id: string;
+  seq: number;
+  user_id: string;
+}
+
+export interface MemberRemovedEvent {
+  type: 'member.removed';
+  chat_id: string;
+  seq: number;
+  user_id: string;
+}
+
+/** The events that are stored and carry a seq. */
+export type PersistedEvent =
+  | MessageCreatedEvent
+  | MessageUpdatedEvent
+  | MessageDeletedEvent
+  | MemberAddedEvent
+  | MemberRemovedEvent;
+
+export interface ReadEvent {
+  type: 'read';
+  chat_id: string;
+  user_id: string;
+  read_seq: number;
+}
+
+export interface ChatCreatedEvent {
+  type: 'chat.created';
+  chat_id: string;
+  /** Its unread_count is 0 and it has no display names: fetch the chat for those. */
+  chat: Chat;
+}
+
+export interface TypingEvent {
+  type: 'typing';
+  chat_id: string;
+  user_id: string;
+}
+
+/** The events a ChatClient delivers to its listeners. */
+export type ChatEvent = PersistedEvent | ReadEvent | ChatCreatedEvent | TypingEvent;
+
+/** The types of persisted events, which carry a seq. */
+export const persistedTypes: ReadonlySet<string> = new Set([
+  'message.created',
+  'message.updated',
+  'message.deleted',
+  'member.added',
+  'member.removed',
+]);
