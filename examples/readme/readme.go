@@ -74,8 +74,9 @@ func hooks(store chat.Store) (*chat.Service, error) {
 			Users: userTable, // a chat.UserDirectory: unknown ids are 400; members get display names
 		},
 		RateLimit: chat.RateLimit{
-			Sends:       chat.Rate{Events: 10, Per: time.Second, Burst: 20},
-			ChatCreates: chat.Rate{Events: 5, Per: time.Minute},
+			Sends:         chat.Rate{Events: 10, Per: time.Second, Burst: 20}, // edits and deletes too
+			ChatCreates:   chat.Rate{Events: 5, Per: time.Minute},
+			MemberChanges: chat.Rate{Events: 60, Per: time.Hour, Burst: 20},
 		},
 	})
 	return svc, err

@@ -110,7 +110,7 @@ func TestBackendMigrationErrorHasOnePrefix(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, chat.ErrUnavailable)
 	assert.Equal(t, 1, strings.Count(err.Error(), "postgres:"), "%v", err)
-	assert.True(t, strings.HasPrefix(err.Error(), `postgres: migrate schema "chat" to version 1`), "%v", err)
+	assert.True(t, strings.HasPrefix(err.Error(), `postgres: migrate schema "chat"`), "%v", err)
 }
 
 func TestRateFlag(t *testing.T) {
