@@ -238,7 +238,7 @@ func TestOpenAPIValidationCatchesDrift(t *testing.T) {
 	spec := loadOpenAPI(t)
 	get := httptest.NewRequest(http.MethodGet, "/api/v1/chats/c1", nil)
 	json := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
-	chatBody := `{"id":"c1","kind":"group","title":"","members":[{"user_id":"a","last_read_seq":0}],` +
+	chatBody := `{"id":"c1","kind":"group","title":"","members":[{"user_id":"a","last_read_seq":0}],"member_count":1,` +
 		`"created_by":"a","created_at":"2026-11-28T04:43:26.274846Z","last_seq":0,` +
 		`"last_activity_at":"2026-11-28T04:43:26.274846Z","last_message":null,"unread_count":0}`
 	require.NoError(t, spec.validate(get, "/api/v1", 200, json, []byte(chatBody)))

@@ -15,14 +15,18 @@ export interface Chat {
   last_message: Message | null;
   /** The seq of the chat's latest persisted event, 0 if none. */
   last_seq: number;
-  /** Sorted by `user_id`. */
+  /** How many members the chat has. */
+  member_count: number;
+  /**
+   * Sorted by `user_id`: at most the first 100 (`Limits.MaxInlineMembers`), plus the caller's own entry
+   * when it is not among them (then last). Complete exactly when its length is `member_count`; page the
+   * rest with `GET /chats/{chat_id}/members`.
+   */
   members: Member[];
   /** `""` for direct chats and untitled groups. */
   title: string;
   /** The caller's unread messages from other senders, deleted ones excluded. */
   unread_count: number;
-  /** How many members the chat has. */
-  member_count?: number;
 }
 
 export interface ChatPage {
@@ -72,9 +76,9 @@ export interface Member {
 }
 
 export interface MemberPage {
+  /** Whether members after the last one exist. */
+  has_more: boolean;
   members: Member[];
-  /** `""` on the last page. */
-  next_cursor: string;
 }
 
 export interface Message {
@@ -132,6 +136,7 @@ export interface Operations {
       404: ErrorReply<"not_found">;
       413: ErrorReply<"payload_too_large">;
       415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
       503: ErrorReply<"unavailable">;
     };
@@ -164,6 +169,7 @@ export interface Operations {
       401: ErrorReply<"unauthenticated">;
       403: ErrorReply<"forbidden">;
       404: ErrorReply<"not_found">;
+      429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
       503: ErrorReply<"unavailable">;
     };
@@ -183,6 +189,7 @@ export interface Operations {
       413: ErrorReply<"payload_too_large">;
       415: ErrorReply<"unsupported_media_type">;
       422: ErrorReply<"rejected">;
+      429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
       503: ErrorReply<"unavailable">;
     };
@@ -217,7 +224,7 @@ export interface Operations {
   listMembers: {
     method: "GET";
     path: "/chats/{chat_id}/members";
-    query: { limit?: number; cursor?: string };
+    query: { limit?: number; after?: string };
     responses: {
       200: MemberPage;
       400: ErrorReply<"invalid_request">;
@@ -268,6 +275,7 @@ export interface Operations {
       401: ErrorReply<"unauthenticated">;
       403: ErrorReply<"forbidden">;
       404: ErrorReply<"not_found">;
+      429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
       503: ErrorReply<"unavailable">;
     };
