@@ -44,6 +44,9 @@ type Subscription struct {
 	unfollows []string // chats left whose streams the goroutine leaves
 	controls  []Event
 	reconcile bool
+	// ephemeralHeld holds typing and read events that arrived during the
+	// resume, until resumed is queued.
+	ephemeralHeld []*delivery
 	// ephemeral holds typing and read events in arrival order, one per
 	// (type, chat, user): a later one replaces the one waiting.
 	ephemeral []*delivery
@@ -333,31 +336,47 @@ func (sub *Subscription) deliver(d *delivery) {
 func isEphemeral(t EventType) bool { return t == EventTyping || t == EventRead }
 
 // deliverEphemeralLocked queues a typing or read event apart from the
-// others. It is dropped while its chat is held (live events only; a resume
-// is short), and when ephemeralQueueSize others wait; an older one of the
-// same type, chat and user is replaced in place.
+// others. During the resume it waits for resumed; while its chat replays
+// after a join it is dropped (live events only), and so it is when
+// ephemeralQueueSize others wait; an older one of the same type, chat and
+// user is replaced in place.
 func (sub *Subscription) deliverEphemeralLocked(d *delivery) {
-	if sub.holdAll || sub.holding[d.ChatID] {
+	switch {
+	case sub.holding[d.ChatID]:
 		sub.droppedLocked(d, "resuming")
-		return
-	}
-	for i, old := range sub.ephemeral {
-		if old.Type == d.Type && old.ChatID == d.ChatID && old.UserID == d.UserID {
-			if d.ReadSeq >= old.ReadSeq {
-				sub.ephemeral[i] = d
+	case sub.holdAll:
+		// The resume is under way: the event waits for resumed, which
+		// may already be queued for the reader.
+		sub.ephemeralHeld = sub.coalesceLocked(sub.ephemeralHeld, d)
+	default:
+		n := len(sub.ephemeral)
+		sub.ephemeral = sub.coalesceLocked(sub.ephemeral, d)
+		if len(sub.ephemeral) > n {
+			select {
+			case sub.ephemeralReady <- struct{}{}:
+			default:
 			}
-			return
 		}
 	}
-	if len(sub.ephemeral) >= ephemeralQueueSize {
+}
+
+// coalesceLocked returns lane with d in place of a waiting event of the
+// same type, chat and user, or appended, or without d (dropped and
+// counted) when ephemeralQueueSize others wait.
+func (sub *Subscription) coalesceLocked(lane []*delivery, d *delivery) []*delivery {
+	for i, old := range lane {
+		if old.Type == d.Type && old.ChatID == d.ChatID && old.UserID == d.UserID {
+			if d.ReadSeq >= old.ReadSeq {
+				lane[i] = d
+			}
+			return lane
+		}
+	}
+	if len(lane) >= ephemeralQueueSize {
 		sub.droppedLocked(d, "queue_full")
-		return
+		return lane
 	}
-	sub.ephemeral = append(sub.ephemeral, d)
-	select {
-	case sub.ephemeralReady <- struct{}{}:
-	default:
-	}
+	return append(lane, d)
 }
 
 // droppedLocked counts an ephemeral event not delivered, for FlowCounts
@@ -378,6 +397,14 @@ func (sub *Subscription) dropEphemeralLocked(chatID string) {
 	}
 	clear(sub.ephemeral[len(kept):])
 	sub.ephemeral = kept
+	held := sub.ephemeralHeld[:0]
+	for _, d := range sub.ephemeralHeld {
+		if d.ChatID != chatID {
+			held = append(held, d)
+		}
+	}
+	clear(sub.ephemeralHeld[len(held):])
+	sub.ephemeralHeld = held
 }
 
 // resyncLaterLocked drops d, a held event that does not fit, and makes
@@ -581,7 +608,23 @@ func (sub *Subscription) resume() error {
 	if !sub.send(&delivery{Event: Event{Type: EventResumed}}) {
 		return sub.Err()
 	}
-	sub.release(func() { sub.holdAll = false })
+	sub.release(func() {
+		sub.holdAll = false
+		// resumed is in the reader's queue, which poll empties before
+		// the ephemeral lane: what waited for it goes after it.
+		for _, d := range sub.ephemeralHeld {
+			if sub.following[d.ChatID] {
+				sub.ephemeral = sub.coalesceLocked(sub.ephemeral, d)
+			}
+		}
+		sub.ephemeralHeld = nil
+		if len(sub.ephemeral) > 0 {
+			select {
+			case sub.ephemeralReady <- struct{}{}:
+			default:
+			}
+		}
+	})
 	return nil
 }
 
