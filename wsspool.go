@@ -211,6 +211,15 @@ type spoolingWriter struct {
 
 func (w *spoolingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// WriteHeaderNow passes on gin's way of sending a status line at once:
+// websocket.Accept calls it before hijacking, since gin holds the 101
+// back otherwise and the handshake never completes.
+func (w *spoolingWriter) WriteHeaderNow() {
+	if g, ok := w.ResponseWriter.(interface{ WriteHeaderNow() }); ok {
+		g.WriteHeaderNow()
+	}
+}
+
 func (w *spoolingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
