@@ -8,7 +8,9 @@ import {
   type ChatPage,
   type CreateChatRequest,
   type ListChatsOptions,
+  type ListMembersOptions,
   type ListMessagesOptions,
+  type MemberPage,
   type Message,
   type MessagePage,
   type PersistedEvent,
@@ -509,6 +511,14 @@ export class ChatClient {
   /** markRead moves the user's read marker forward to seq; the answer is the marker after the call. */
   markRead(chatId: string, seq: number): Promise<ReadMarker> {
     return this.request('POST', chatPath(chatId) + '/read', { seq });
+  }
+
+  /**
+   * listMembers pages a chat's members by user_id. Chat objects carry only
+   * the first ones (see `member_count`); this gives the rest.
+   */
+  listMembers(chatId: string, opts: ListMembersOptions = {}): Promise<MemberPage> {
+    return this.request('GET', chatPath(chatId) + '/members' + query({ ...opts }));
   }
 
   /** addMember adds a user to a group and returns the chat. */

@@ -33,8 +33,14 @@ export interface Chat {
   kind: 'direct' | 'group';
   /** `""` for direct chats and untitled groups. */
   title: string;
-  /** Sorted by user_id. */
+  /**
+   * Sorted by user_id, and bounded: the first members by user_id (100 by
+   * default) plus the caller's own entry. `member_count` counts them all;
+   * `ChatClient.members` pages the rest.
+   */
   members: Member[];
+  /** How many members the chat has, whether or not all are in `members`. */
+  member_count: number;
   created_by: string;
   created_at: string;
   /** The seq of the chat's latest persisted event, 0 if none. */
@@ -87,6 +93,18 @@ export interface ReadMarker {
 export interface ListChatsOptions {
   limit?: number;
   cursor?: string;
+}
+
+/** A page of `GET /chats/{chat_id}/members`: members by user_id after `after`. */
+export interface ListMembersOptions {
+  limit?: number;
+  after?: string;
+}
+
+/** The answer of `GET /chats/{chat_id}/members`. */
+export interface MemberPage {
+  members: Member[];
+  has_more: boolean;
 }
 
 /** The window of `GET /chats/{chat_id}/messages`: newest, `before` or `after` a seq. */

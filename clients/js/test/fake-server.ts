@@ -9,7 +9,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Chat, Message, PersistedEvent } from '../src/types.js';
 
 interface ChatData {
-  chat: Omit<Chat, 'unread_count' | 'last_message'>;
+  chat: Omit<Chat, 'unread_count' | 'last_message' | 'member_count'>;
   events: PersistedEvent[];
   messages: Map<number, Message>;
 }
@@ -220,6 +220,7 @@ export class FakeServer {
     return structuredClone({
       ...d.chat,
       last_message: last,
+      member_count: d.chat.members.length,
       unread_count: msgs.filter((m) => m.sender !== user && m.seq > marker && !m.deleted).length,
     });
   }

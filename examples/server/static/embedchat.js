@@ -506,6 +506,13 @@ var ChatClient = class {
   markRead(chatId, seq) {
     return this.request("POST", chatPath(chatId) + "/read", { seq });
   }
+  /**
+   * listMembers pages a chat's members by user_id. Chat objects carry only
+   * the first ones (see `member_count`); this gives the rest.
+   */
+  listMembers(chatId, opts = {}) {
+    return this.request("GET", chatPath(chatId) + "/members" + query({ ...opts }));
+  }
   /** addMember adds a user to a group and returns the chat. */
   addMember(chatId, userId) {
     return this.request("POST", chatPath(chatId) + "/members", { user_id: userId });
