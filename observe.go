@@ -63,8 +63,9 @@ type EventDeliveredObserved struct {
 	// a join, false for live ones.
 	Replayed bool
 	// Delay is the time from the event's publication, on whichever node
-	// sent it, to the write of its frame; 0 when unknown (replayed
-	// events). Clocks of different nodes may disagree by their skew.
+	// sent it, to the write of its frame; 0 when unknown (events read
+	// from the Store). Clocks of different nodes may disagree by their
+	// skew.
 	Delay time.Duration
 }
 

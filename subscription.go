@@ -725,7 +725,7 @@ func (sub *Subscription) release(unhold func()) {
 			sub.mu.Lock()
 			fresh := sub.wantedLocked(d) && sub.advanceLocked(d)
 			sub.mu.Unlock()
-			if fresh && !sub.sendReplayed(&delivery{Event: d.Event}) {
+			if fresh && !sub.sendReplayed(&delivery{Event: d.Event, at: d.at}) {
 				return
 			}
 		}

@@ -210,7 +210,7 @@ func (m *Metrics) Observe(o chat.Observation) {
 		m.sendDuration.Observe(o.Duration.Seconds())
 	case chat.EventDeliveredObserved:
 		m.delivered.WithLabelValues(string(o.Type), strconv.FormatBool(o.Replayed)).Inc()
-		if !o.Replayed && o.Delay > 0 {
+		if o.Delay > 0 {
 			m.deliveryDelay.Observe(o.Delay.Seconds())
 		}
 	case chat.EventDroppedObserved:

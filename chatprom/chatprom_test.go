@@ -2,6 +2,9 @@ package chatprom_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/embedchat/chat"
 	"github.com/embedchat/chat/chatprom"
 	"github.com/embedchat/chat/chattest"
+	"github.com/embedchat/chat/memory"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -29,10 +33,13 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily
 }
 
 // value returns the value of the family's series whose labels include
-// labels: a counter's or gauge's value, or a histogram's sample count.
+// labels: a counter's or gauge's value, or a histogram's sample count; 0
+// when the family has no series yet.
 func value(t *testing.T, mf *dto.MetricFamily, labels map[string]string) float64 {
 	t.Helper()
-	require.NotNil(t, mf)
+	if mf == nil {
+		return 0
+	}
 	var total float64
 	for _, m := range mf.GetMetric() {
 		have := map[string]string{}
@@ -116,8 +123,13 @@ func TestMetricsMove(t *testing.T) {
 		require.Contains(t, got, name)
 	}
 
-	require.Equal(t, 4.0, value(t, got["chat_events_delivered_total"], map[string]string{"type": "message.created", "replayed": "false"}))
-	require.Equal(t, 4.0, value(t, got["chat_delivery_delay_seconds"], nil), "two messages to two devices: live events have a measured delay")
+	// Each device is written two messages; the writes are observed on
+	// the connections' goroutines, so they are waited for.
+	require.Eventually(t, func() bool {
+		// Counted as replayed when it arrived during the device's resume.
+		return value(t, gather(t, reg)["chat_events_delivered_total"], map[string]string{"type": "message.created"}) == 4
+	}, chattest.Timeout, time.Millisecond)
+	require.Equal(t, 4.0, value(t, gather(t, reg)["chat_delivery_delay_seconds"], nil), "live events have a measured delay")
 
 	bob2.Close()
 	require.Eventually(t, func() bool {
@@ -137,4 +149,98 @@ func TestMetricsMove(t *testing.T) {
 			}
 		}
 	}
+}
+
+// dropChatBroker is a memory Broker that drops chat notifications while
+// dropping is set, and says so on dropped.
+type dropChatBroker struct {
+	*memory.Broker
+	mu       sync.Mutex
+	dropping bool
+	dropped  chan string
+}
+
+func (b *dropChatBroker) setDropping(v bool) {
+	b.mu.Lock()
+	b.dropping = v
+	b.mu.Unlock()
+}
+
+func (b *dropChatBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+	b.mu.Lock()
+	drop := b.dropping && strings.HasPrefix(topic, "c:")
+	b.mu.Unlock()
+	if drop {
+		b.dropped <- topic
+		return nil
+	}
+	return b.Broker.Publish(ctx, topic, payload)
+}
+
+// Losses, refills and drops move too: a notification the Broker drops is
+// refilled from the Store by the other node, a reported loss is counted,
+// and typing events beyond a reader's lane are dropped and counted.
+func TestMetricsOfRecoveryAndDrops(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewStore()
+	broker := &dropChatBroker{Broker: memory.NewBroker(), dropped: make(chan string, 1)}
+	m := chatprom.New()
+	a := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+	b := chattest.NewService(t, chat.Config{Store: store, Broker: broker, Observer: m, TypingInterval: -1})
+	m.Watch(b)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+
+	typists := make([]string, 70)
+	for i := range typists {
+		typists[i] = fmt.Sprint("typist", i)
+	}
+	c, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: append([]string{"bob"}, typists...)})
+	require.NoError(t, err)
+	bob, err := b.Subscribe(ctx, "bob", map[string]int64{c.ID: 0})
+	require.NoError(t, err)
+	defer bob.Close()
+	next := func() chat.Event {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, chattest.Timeout)
+		defer cancel()
+		ev, err := bob.Next(rctx)
+		require.NoError(t, err)
+		return ev
+	}
+	for next().Type != chat.EventResumed {
+	}
+	nextMessage := func() string {
+		t.Helper()
+		for {
+			// A late chat.created may come first: it is harmless.
+			if ev := next(); ev.Type == chat.EventMessageCreated {
+				return ev.Message.Text
+			}
+		}
+	}
+
+	broker.setDropping(true)
+	_, _, err = a.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "dropped"})
+	require.NoError(t, err)
+	<-broker.dropped
+	broker.setDropping(false)
+	_, _, err = a.SendMessage(ctx, "alice", c.ID, chat.SendMessageRequest{Text: "skips ahead"})
+	require.NoError(t, err)
+	require.Equal(t, "dropped", nextMessage(), "node b filled the gap from the Store")
+	require.Equal(t, "skips ahead", nextMessage())
+
+	broker.LoseAll()
+	for _, u := range typists {
+		require.NoError(t, b.Typing(ctx, u, c.ID))
+	}
+
+	// The typing events reach bob's lane through the chat's stream, on
+	// its own goroutine.
+	require.Eventually(t, func() bool {
+		return value(t, gather(t, reg)["chat_events_dropped_total"], map[string]string{"type": "typing", "reason": "queue_full"}) >= 6
+	}, chattest.Timeout, time.Millisecond, "70 typists, a lane of 64")
+	got := gather(t, reg)
+	require.Equal(t, 1.0, value(t, got["chat_refilled_events_total"], nil))
+	require.GreaterOrEqual(t, value(t, got["chat_broker_lost_topics_total"], nil), 1.0)
 }
