@@ -1,0 +1,164 @@
+package chat_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/embedchat/chat"
+	"github.com/embedchat/chat/chattest"
+	"github.com/embedchat/chat/memory"
+)
+
+// ambiguousStore stores writes and then, like a database connection that
+// broke or a request cancelled during the commit, may report an error.
+type ambiguousStore struct {
+	chat.Store
+	// fail makes the next write report ErrUnavailable after storing.
+	fail atomic.Bool
+	// commit, when set, stops AppendMessage before it stores; the write
+	// then reports its context's error, as lib/pq does for a query whose
+	// context ended while it ran.
+	commit *pause
+}
+
+func (s *ambiguousStore) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	if s.commit != nil {
+		s.commit.wait(context.Background())
+	}
+	stored, created, err := s.Store.AppendMessage(ctx, m)
+	if err != nil {
+		return stored, created, err
+	}
+	if err := ctx.Err(); err != nil {
+		return chat.Message{}, false, err
+	}
+	if s.fail.Swap(false) {
+		return chat.Message{}, false, fmt.Errorf("connection reset: %w", chat.ErrUnavailable)
+	}
+	return stored, created, nil
+}
+
+func (s *ambiguousStore) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event, bool, error) {
+	ev, changed, err := s.Store.EditMessage(ctx, e)
+	if err == nil && s.fail.Swap(false) {
+		return chat.Event{}, false, fmt.Errorf("connection reset: %w", chat.ErrUnavailable)
+	}
+	return ev, changed, err
+}
+
+// deliveryPair is a writer node and a reader node sharing a Store, and
+// bob's subscription on the reader node to a group of alice, bob and carol.
+func deliveryPair(t *testing.T, store chat.Store) (writer *chat.Service, group chat.Chat, bob *chat.Subscription) {
+	t.Helper()
+	broker := memory.NewBroker()
+	writer = chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+	reader := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+	group, _, err := writer.CreateChat(context.Background(), "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob", "carol"}})
+	require.NoError(t, err)
+	bob, _ = subscribe(t, reader, "bob", map[string]int64{group.ID: 0})
+	return writer, group, bob
+}
+
+// storedBeforeTyping reads bob's next events of the chat until a typing
+// event of alice, which the test publishes after the write: the stored
+// events before it must have arrived by then, without any later write.
+func storedBeforeTyping(t *testing.T, writer *chat.Service, sub *chat.Subscription, chatID string) []chat.Event {
+	t.Helper()
+	return storedBeforeTypingOf(t, writer, "alice", sub, chatID)
+}
+
+// storedBeforeTypingOf is storedBeforeTyping with typer typing, as a
+// user's typing events are spaced by Config.TypingInterval.
+func storedBeforeTypingOf(t *testing.T, writer *chat.Service, typer string, sub *chat.Subscription, chatID string) []chat.Event {
+	t.Helper()
+	require.NoError(t, writer.Typing(context.Background(), typer, chatID))
+	var got []chat.Event
+	for {
+		ev := nextIn(t, sub, chatID)
+		if ev.Type == chat.EventTyping {
+			return got
+		}
+		got = append(got, ev)
+	}
+}
+
+// A write the Store made but reported as failed (the outcome unknown to
+// the Service) still reaches every node's readers, without waiting for
+// the chat's next event.
+func TestWriteWithUnknownOutcomeIsDelivered(t *testing.T) {
+	store := &ambiguousStore{Store: memory.NewStore()}
+	writer, group, bob := deliveryPair(t, store)
+	ctx := context.Background()
+
+	store.fail.Store(true)
+	_, _, err := writer.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "stored anyway"})
+	require.ErrorIs(t, err, chat.ErrUnavailable)
+	got := storedBeforeTyping(t, writer, bob, group.ID)
+	require.Len(t, got, 1)
+	require.Equal(t, chat.EventMessageCreated, got[0].Type)
+	require.Equal(t, "stored anyway", got[0].Message.Text)
+
+	store.fail.Store(true)
+	_, err = writer.EditMessage(ctx, "alice", group.ID, got[0].Seq, "edited anyway")
+	require.ErrorIs(t, err, chat.ErrUnavailable)
+	got = storedBeforeTypingOf(t, writer, "carol", bob, group.ID)
+	require.Len(t, got, 1)
+	require.Equal(t, chat.EventMessageUpdated, got[0].Type)
+}
+
+// A client that goes away while its message is being committed does not
+// turn the commit into an error: the message is stored and announced.
+func TestSendOutlivesItsCaller(t *testing.T) {
+	store := &ambiguousStore{Store: memory.NewStore(), commit: newPause()}
+	openOnCleanup(t, store.commit)
+	writer, group, bob := deliveryPair(t, store)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := writer.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "committing"})
+		errc <- err
+	}()
+	store.commit.awaitReached(t, "AppendMessage")
+	cancel()
+	store.commit.open()
+	require.NoError(t, <-errc)
+	got := storedBeforeTyping(t, writer, bob, group.ID)
+	require.Len(t, got, 1)
+	require.Equal(t, "committing", got[0].Message.Text)
+}
+
+// A retry of a send that was stored but never announced (its node went
+// down in between) announces it, and runs AfterSend only once.
+func TestSendRetryAnnouncesTheStoredMessage(t *testing.T) {
+	store := memory.NewStore()
+	var afterSends atomic.Int32
+	broker := memory.NewBroker()
+	hooks := chat.Hooks{AfterSend: func(context.Context, chat.Message) { afterSends.Add(1) }}
+	writer := chattest.NewService(t, chat.Config{Store: store, Broker: broker, Hooks: hooks})
+	reader := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+	ctx := context.Background()
+	group, _, err := writer.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	bob, _ := subscribe(t, reader, "bob", map[string]int64{group.ID: 0})
+
+	// The first attempt, on a node that stopped before announcing.
+	m, err := writer.NewMessage("alice", group.ID, chat.SendMessageRequest{Text: "retried", ClientID: "c1"})
+	require.NoError(t, err)
+	_, created, err := store.AppendMessage(ctx, m)
+	require.NoError(t, err)
+	require.True(t, created)
+
+	again, created, err := writer.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "retried", ClientID: "c1"})
+	require.NoError(t, err)
+	require.False(t, created)
+	got := storedBeforeTyping(t, writer, bob, group.ID)
+	require.Len(t, got, 1)
+	require.Equal(t, again.Seq, got[0].Seq)
+	require.NoError(t, writer.Shutdown(ctx))
+	require.Zero(t, afterSends.Load(), "AfterSend ran for a retry")
+}
