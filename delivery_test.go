@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -161,4 +162,55 @@ func TestSendRetryAnnouncesTheStoredMessage(t *testing.T) {
 	require.Equal(t, again.Seq, got[0].Seq)
 	require.NoError(t, writer.Shutdown(ctx))
 	require.Zero(t, afterSends.Load(), "AfterSend ran for a retry")
+}
+
+// A replay follows the log: a removal the user was added back after is
+// not their last event, and what follows their addition is theirs again,
+// up to their last removal, here made while the replay is starting.
+func TestReplayGoesOnAfterAnOldRemoval(t *testing.T) {
+	ctx := context.Background()
+	hooked := &hookedStore{Store: memory.NewStore()}
+	svc := chattest.NewService(t, chat.Config{Store: hooked})
+	group, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	send := func(text string) {
+		_, _, err := svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: text})
+		require.NoError(t, err)
+	}
+	send("before")
+	require.NoError(t, svc.RemoveMember(ctx, "alice", group.ID, "bob"))
+	send("while out")
+	_, _, err = svc.AddMember(ctx, "alice", group.ID, "bob")
+	require.NoError(t, err)
+	send("back")
+
+	// The first LastSeqs naming the group is the stream's baseline, the
+	// second the replay's end.
+	replayStarts := newPause()
+	var lastSeqs atomic.Int32
+	hooked.beforeLastSeqs = func(ctx context.Context, ids []string) {
+		if slices.Contains(ids, group.ID) && lastSeqs.Add(1) == 2 {
+			replayStarts.wait(ctx)
+		}
+	}
+	openOnCleanup(t, replayStarts)
+	bob, err := svc.Subscribe(ctx, "bob", map[string]int64{group.ID: 0})
+	require.NoError(t, err)
+	t.Cleanup(func() { bob.Close() })
+	replayStarts.awaitReached(t, "bob's resume reads where the group ends")
+	require.NoError(t, svc.RemoveMember(ctx, "alice", group.ID, "bob"))
+	send("out again")
+	replayStarts.open()
+
+	var got []string
+	for _, ev := range untilResumed(t, bob) {
+		require.Equal(t, group.ID, ev.ChatID)
+		switch ev.Type {
+		case chat.EventMessageCreated:
+			got = append(got, ev.Message.Text)
+		case chat.EventMemberAdded, chat.EventMemberRemoved:
+			got = append(got, string(ev.Type)+" "+ev.UserID)
+		}
+	}
+	require.Equal(t, []string{"before", "member.removed bob", "member.added bob", "back", "member.removed bob"}, got)
 }

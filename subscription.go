@@ -674,6 +674,10 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 	sub.mu.Lock()
 	sub.pos[chatID] = from
 	sub.mu.Unlock()
+	// The log says which events are ours: after our removal, none until
+	// we are added back. removedAt is the seq of our removal while we are
+	// out of the chat, 0 while we are in it.
+	var removedAt int64
 	after := from
 	for {
 		evs, err := sub.svc.store.ListEvents(ctx, chatID, after, fillPage)
@@ -681,6 +685,14 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 			return fmt.Errorf("chat: replay: %w", err)
 		}
 		for _, ev := range evs {
+			after = ev.Seq
+			ours := ev.UserID == sub.user
+			if removedAt != 0 {
+				if !ours || ev.Type != EventMemberAdded {
+					continue
+				}
+				removedAt = 0
+			}
 			d := &delivery{Event: ev}
 			sub.mu.Lock()
 			fresh := sub.advanceLocked(d)
@@ -688,24 +700,20 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 			if fresh && !sub.sendReplayed(d) {
 				return sub.Err()
 			}
-			after = ev.Seq
-			if ev.Type == EventMemberRemoved && ev.UserID == sub.user {
-				// Nothing after our removal is ours, unless we were
-				// added back since.
-				_, err := sub.svc.store.GetMember(ctx, chatID, sub.user)
-				if errors.Is(err, ErrNotFound) {
-					sub.leave(chatID, ev.Seq)
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("chat: replay: %w", err)
-				}
+			if ours && ev.Type == EventMemberRemoved {
+				removedAt = ev.Seq
 			}
 		}
 		if len(evs) < fillPage {
-			return nil
+			break
 		}
 	}
+	if removedAt != 0 {
+		// Removed, and not added back as far as the log goes: an
+		// addition after it reaches us as chat.created.
+		sub.leave(chatID, removedAt)
+	}
+	return nil
 }
 
 // release sends what was held back, then lets live events through once
