@@ -214,3 +214,70 @@ func TestReplayGoesOnAfterAnOldRemoval(t *testing.T) {
 	}
 	require.Equal(t, []string{"before", "member.removed bob", "member.added bob", "back", "member.removed bob"}, got)
 }
+
+// gatedChatIDs stops the n-th ChatIDs call for user before it reads.
+type gatedChatIDs struct {
+	chat.Store
+	user  string
+	n     int32
+	calls atomic.Int32
+	gate  *pause
+}
+
+func (s *gatedChatIDs) ChatIDs(ctx context.Context, userID string) ([]string, error) {
+	if userID == s.user && s.calls.Add(1) == s.n {
+		s.gate.wait(ctx)
+	}
+	return s.Store.ChatIDs(ctx, userID)
+}
+
+// A member removed while their connection resumes, after it joined the
+// chat's stream and before it checked their chats again, gets every event
+// from their position up to the removal, the removal included.
+func TestRemovedDuringResumeGetsEventsUpToTheRemoval(t *testing.T) {
+	ctx := context.Background()
+	gated := &gatedChatIDs{Store: memory.NewStore(), user: "bob", n: 2, gate: newPause()}
+	openOnCleanup(t, gated.gate)
+	svc := chattest.NewService(t, chat.Config{Store: gated})
+	group, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob", "carol"}})
+	require.NoError(t, err)
+	// carol keeps the group's stream running, ahead of bob's position.
+	carol, _ := subscribe(t, svc, "carol", nil)
+	seen, _, err := svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "seen"})
+	require.NoError(t, err)
+	_, _, err = svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "missed"})
+	require.NoError(t, err)
+	nextIn(t, carol, group.ID)
+	nextIn(t, carol, group.ID)
+
+	gated.calls.Store(0) // the resume reads bob's chats, follows them, reads again
+	bob, err := svc.Subscribe(ctx, "bob", map[string]int64{group.ID: seen.Seq})
+	require.NoError(t, err)
+	t.Cleanup(func() { bob.Close() })
+	gated.gate.awaitReached(t, "bob's resume checks his chats again")
+	require.NoError(t, svc.RemoveMember(ctx, "alice", group.ID, "bob"))
+	// Once carol has the next event, the stream gave bob the removal.
+	_, _, err = svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "after"})
+	require.NoError(t, err)
+	for nextIn(t, carol, group.ID).Type != chat.EventMessageCreated {
+	}
+	gated.gate.open()
+
+	rctx, cancel := context.WithTimeout(ctx, chattest.Timeout)
+	defer cancel()
+	var got []string
+	for {
+		ev, err := bob.Next(rctx)
+		require.NoError(t, err)
+		if ev.ChatID != group.ID {
+			continue
+		}
+		if ev.Type == chat.EventMessageCreated {
+			got = append(got, ev.Message.Text)
+		}
+		if ev.Type == chat.EventMemberRemoved {
+			break
+		}
+	}
+	require.Equal(t, []string{"missed"}, got)
+}

@@ -585,12 +585,24 @@ func (sub *Subscription) resume() error {
 		member[id] = true
 	}
 	var listed []string
+	// removedAt holds the listed chats left since the first read whose
+	// removal reached us through the stream: the events up to it, held
+	// from the stream or not, are the reader's and are replayed.
+	removedAt := make(map[string]int64)
 	for _, id := range ids {
+		_, isListed := sub.positions[id]
 		if !member[id] {
-			sub.leave(id, 0)
+			sub.mu.Lock()
+			cut := sub.cut[id]
+			sub.mu.Unlock()
+			if cut > 0 && isListed {
+				removedAt[id] = cut
+			} else {
+				sub.leave(id, 0)
+			}
 			continue
 		}
-		if _, ok := sub.positions[id]; ok {
+		if isListed {
 			listed = append(listed, id)
 		}
 	}
@@ -600,9 +612,14 @@ func (sub *Subscription) resume() error {
 			return fmt.Errorf("chat: subscribe: %w", err)
 		}
 		for _, id := range listed {
-			if err := sub.replay(ctx, id, sub.positions[id], last[id]); err != nil {
+			if err := sub.replay(ctx, id, sub.positions[id], last[id], 0); err != nil {
 				return err
 			}
+		}
+	}
+	for id, cut := range removedAt {
+		if err := sub.replay(ctx, id, sub.positions[id], cut, cut); err != nil {
+			return err
 		}
 	}
 	if !sub.send(&delivery{Event: Event{Type: EventResumed}}) {
@@ -657,9 +674,10 @@ func (sub *Subscription) follow(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// replay sends the stored events of chatID after from, or resync if there
-// are more than the replay limit or from is beyond the chat's end.
-func (sub *Subscription) replay(ctx context.Context, chatID string, from, last int64) error {
+// replay sends the stored events of chatID after from, up to stop unless
+// it is 0, or resync if there are more than the replay limit or from is
+// beyond the chat's end.
+func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, stop int64) error {
 	if from > last || last-from > int64(sub.svc.replayLimit) {
 		sub.mu.Lock()
 		if sub.pos[chatID] < last {
@@ -685,6 +703,9 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 			return fmt.Errorf("chat: replay: %w", err)
 		}
 		for _, ev := range evs {
+			if stop > 0 && ev.Seq > stop {
+				return nil
+			}
 			after = ev.Seq
 			ours := ev.UserID == sub.user
 			if removedAt != 0 {
@@ -806,7 +827,7 @@ func (sub *Subscription) join(ev Event) error {
 	if err != nil {
 		return fmt.Errorf("chat: follow new chat: %w", err)
 	}
-	if err := sub.replay(ctx, chatID, 0, last[chatID]); err != nil {
+	if err := sub.replay(ctx, chatID, 0, last[chatID], 0); err != nil {
 		return err
 	}
 	sub.release(func() { delete(sub.holding, chatID) })
