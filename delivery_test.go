@@ -281,3 +281,64 @@ func TestRemovedDuringResumeGetsEventsUpToTheRemoval(t *testing.T) {
 	}
 	require.Equal(t, []string{"missed"}, got)
 }
+
+// slowAnnounceStore stops the first GetChat after an AddMember: the
+// read AddMember makes before announcing the new member's chat.created.
+type slowAnnounceStore struct {
+	chat.Store
+	added    atomic.Bool
+	announce *pause
+}
+
+func (s *slowAnnounceStore) AddMember(ctx context.Context, c chat.MemberChange) (chat.Event, bool, error) {
+	ev, added, err := s.Store.AddMember(ctx, c)
+	s.added.Store(err == nil)
+	return ev, added, err
+}
+
+func (s *slowAnnounceStore) GetChat(ctx context.Context, chatID string) (chat.Chat, error) {
+	if s.added.Swap(false) {
+		s.announce.wait(ctx)
+	}
+	return s.Store.GetChat(ctx, chatID)
+}
+
+// A user added to a group while their connection resumes, so that the
+// resume already finds them in it, gets chat.created and then the chat
+// from seq 1, as for any chat they are added to.
+func TestAddedDuringResumeGetsTheChatFromTheStart(t *testing.T) {
+	ctx := context.Background()
+	store := &slowAnnounceStore{Store: memory.NewStore(), announce: newPause()}
+	openOnCleanup(t, store.announce)
+	svc := chattest.NewService(t, chat.Config{Store: store})
+	group, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"carol"}})
+	require.NoError(t, err)
+	_, _, err = svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "before bob"})
+	require.NoError(t, err)
+
+	added := make(chan error, 1)
+	go func() {
+		_, _, err := svc.AddMember(ctx, "alice", group.ID, "bob")
+		added <- err
+	}()
+	store.announce.awaitReached(t, "AddMember reads the chat to announce it")
+	bob, _ := subscribe(t, svc, "bob", nil)
+	store.announce.open()
+	require.NoError(t, <-added)
+	nextOf(t, bob, group.ID, chat.EventChatCreated)
+	last, _, err := svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "after"})
+	require.NoError(t, err)
+
+	var seqs []int64
+	for seq := int64(0); seq < last.Seq; {
+		ev := nextIn(t, bob, group.ID)
+		require.NotEqual(t, chat.EventResync, ev.Type)
+		seq = ev.Seq
+		seqs = append(seqs, seq)
+	}
+	want := make([]int64, last.Seq)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	require.Equal(t, want, seqs)
+}

@@ -53,6 +53,10 @@ type Subscription struct {
 	// resyncs holds, per chat, the resync waiting in pending that stands
 	// for the chat's held events that did not fit.
 	resyncs map[string]*delivery
+	// liveOnly holds the chats followed since the resume that the reader
+	// did not list: if a chat.created for one follows, the membership is
+	// new and the reader is owed the chat from seq 1.
+	liveOnly map[string]bool
 }
 
 // replayAllowance is how many places of its queue a subscription keeps
@@ -261,6 +265,7 @@ func (sub *Subscription) leaveLocked(chatID string, seq int64) {
 	}
 	delete(sub.following, chatID)
 	delete(sub.holding, chatID)
+	delete(sub.liveOnly, chatID)
 	sub.cut[chatID] = seq
 	sub.unfollows = append(sub.unfollows, chatID)
 	kept := sub.pending[:0]
@@ -604,6 +609,13 @@ func (sub *Subscription) resume() error {
 		}
 		if isListed {
 			listed = append(listed, id)
+		} else {
+			sub.mu.Lock()
+			if sub.liveOnly == nil {
+				sub.liveOnly = make(map[string]bool)
+			}
+			sub.liveOnly[id] = true
+			sub.mu.Unlock()
 		}
 	}
 	if len(listed) > 0 {
@@ -785,16 +797,48 @@ func (sub *Subscription) handleControl(ev Event) error {
 	announce := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
 	sub.mu.Lock()
 	known := sub.following[ev.ChatID]
+	// Followed since the resume without being listed: the user was added
+	// while the connection resumed. Unless live events of the chat have
+	// reached the reader already, it gets the chat from seq 1 as for any
+	// new chat; otherwise a resync.
+	fresh := known && sub.liveOnly[ev.ChatID]
+	replay := fresh && sub.pos[ev.ChatID] == 0
+	delete(sub.liveOnly, ev.ChatID)
+	if replay {
+		sub.holding[ev.ChatID] = true
+	}
 	sub.mu.Unlock()
-	if known {
-		// Followed since the resume: its events already flow. The reader
-		// still learns that the chat is new.
-		if !sub.send(&delivery{Event: announce}) {
+	if !known {
+		return sub.join(announce)
+	}
+	// Followed since the resume: its events already flow. The reader
+	// still learns that the chat is new.
+	if !sub.send(&delivery{Event: announce}) {
+		return sub.Err()
+	}
+	switch {
+	case replay:
+		return sub.replayFromStart(ctx, ev.ChatID)
+	case fresh:
+		if !sub.send(&delivery{Event: Event{Type: EventResync, ChatID: ev.ChatID}}) {
 			return sub.Err()
 		}
-		return nil
 	}
-	return sub.join(announce)
+	return nil
+}
+
+// replayFromStart replays chatID, held, from its first event, then
+// releases what arrived meanwhile.
+func (sub *Subscription) replayFromStart(ctx context.Context, chatID string) error {
+	last, err := sub.svc.store.LastSeqs(ctx, []string{chatID})
+	if err != nil {
+		return fmt.Errorf("chat: follow new chat: %w", err)
+	}
+	if err := sub.replay(ctx, chatID, 0, last[chatID], 0); err != nil {
+		return err
+	}
+	sub.release(func() { delete(sub.holding, chatID) })
+	return nil
 }
 
 // join follows chatID, announcing it with ev, and replays the chat from its
@@ -823,15 +867,7 @@ func (sub *Subscription) join(ev Event) error {
 	if !sub.send(&delivery{Event: ev}) {
 		return sub.Err()
 	}
-	last, err := sub.svc.store.LastSeqs(ctx, []string{chatID})
-	if err != nil {
-		return fmt.Errorf("chat: follow new chat: %w", err)
-	}
-	if err := sub.replay(ctx, chatID, 0, last[chatID], 0); err != nil {
-		return err
-	}
-	sub.release(func() { delete(sub.holding, chatID) })
-	return nil
+	return sub.replayFromStart(ctx, chatID)
 }
 
 // reconcileChats follows the chats the Store says the user is in but the
