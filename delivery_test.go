@@ -164,9 +164,9 @@ func TestSendRetryAnnouncesTheStoredMessage(t *testing.T) {
 	require.Zero(t, afterSends.Load(), "AfterSend ran for a retry")
 }
 
-// A replay follows the log: a removal the user was added back after is
-// not their last event, and what follows their addition is theirs again,
-// up to their last removal, here made while the replay is starting.
+// A replay goes on past a removal the user was added back after: every
+// event after the position is theirs, up to their last removal, here made
+// while the replay is starting.
 func TestReplayGoesOnAfterAnOldRemoval(t *testing.T) {
 	ctx := context.Background()
 	hooked := &hookedStore{Store: memory.NewStore()}
@@ -212,7 +212,7 @@ func TestReplayGoesOnAfterAnOldRemoval(t *testing.T) {
 			got = append(got, string(ev.Type)+" "+ev.UserID)
 		}
 	}
-	require.Equal(t, []string{"before", "member.removed bob", "member.added bob", "back", "member.removed bob"}, got)
+	require.Equal(t, []string{"before", "member.removed bob", "while out", "member.added bob", "back", "member.removed bob"}, got)
 }
 
 // gatedChatIDs stops the n-th ChatIDs call for user before it reads.

@@ -478,7 +478,9 @@ func TestRemovedWhileResumingGetsNothingMore(t *testing.T) {
 			}
 			// carol, on node b too, shows when b's stream of the group has
 			// delivered an event to every follower.
-			carol, _ := subscribe(t, b, "carol", nil)
+			// She lists the group, so that a late chat.created of it
+			// (which replays an unlisted chat from seq 1) changes nothing.
+			carol, _ := subscribe(t, b, "carol", map[string]int64{group.ID: int64(tc.before)})
 
 			bobChats := hooked.pauseFirstChatIDs("bob")
 			baseline := hooked.pauseFirstLastSeqs(direct.ID)

@@ -704,11 +704,21 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 	sub.mu.Lock()
 	sub.pos[chatID] = from
 	sub.mu.Unlock()
-	// The log says which events are ours: after our removal, none until
-	// we are added back. removedAt is the seq of our removal while we are
-	// out of the chat, 0 while we are in it.
-	var removedAt int64
+	// Every event after from is the reader's if they are a member at its
+	// end of the log: a removal they were added back after is not their
+	// last event. So what follows our removal waits (out) until our next
+	// addition shows it is ours; at the end of the log it is dropped and
+	// the removal ends the chat for us.
+	var out []*delivery
+	removedAt := int64(0)
+	emit := func(d *delivery) bool {
+		sub.mu.Lock()
+		fresh := sub.advanceLocked(d)
+		sub.mu.Unlock()
+		return !fresh || sub.sendReplayed(d)
+	}
 	after := from
+read:
 	for {
 		evs, err := sub.svc.store.ListEvents(ctx, chatID, after, fillPage)
 		if err != nil {
@@ -716,21 +726,25 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 		}
 		for _, ev := range evs {
 			if stop > 0 && ev.Seq > stop {
-				return nil
+				break read
 			}
 			after = ev.Seq
+			d := &delivery{Event: ev}
 			ours := ev.UserID == sub.user
 			if removedAt != 0 {
+				out = append(out, d)
 				if !ours || ev.Type != EventMemberAdded {
 					continue
 				}
-				removedAt = 0
+				for _, d := range out {
+					if !emit(d) {
+						return sub.Err()
+					}
+				}
+				out, removedAt = nil, 0
+				continue
 			}
-			d := &delivery{Event: ev}
-			sub.mu.Lock()
-			fresh := sub.advanceLocked(d)
-			sub.mu.Unlock()
-			if fresh && !sub.sendReplayed(d) {
+			if !emit(d) {
 				return sub.Err()
 			}
 			if ours && ev.Type == EventMemberRemoved {
@@ -742,8 +756,6 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 		}
 	}
 	if removedAt != 0 {
-		// Removed, and not added back as far as the log goes: an
-		// addition after it reaches us as chat.created.
 		sub.leave(chatID, removedAt)
 	}
 	return nil
