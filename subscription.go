@@ -809,11 +809,13 @@ func (sub *Subscription) handleControl(ev Event) error {
 	announce := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
 	sub.mu.Lock()
 	known := sub.following[ev.ChatID]
-	// Followed since the resume without being listed: the user was added
+	// Followed since the resume without being listed, and the chat had
+	// events when it was announced (ev.Seq): the user was added to it
 	// while the connection resumed. Unless live events of the chat have
 	// reached the reader already, it gets the chat from seq 1 as for any
-	// new chat; otherwise a resync.
-	fresh := known && sub.liveOnly[ev.ChatID]
+	// new chat; otherwise a resync. (A chat created empty owes the reader
+	// nothing: a late announcement of it is harmless, as documented.)
+	fresh := known && sub.liveOnly[ev.ChatID] && ev.Seq > 0
 	replay := fresh && sub.pos[ev.ChatID] == 0
 	delete(sub.liveOnly, ev.ChatID)
 	if replay {
