@@ -589,7 +589,9 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 		return Chat{}, false, err
 	}
 
-	stored, created, err := s.store.CreateChat(ctx, c, key)
+	wctx, cancel := s.writeContext(ctx)
+	stored, created, err := s.store.CreateChat(wctx, c, key)
+	cancel()
 	if err != nil {
 		return Chat{}, false, fmt.Errorf("chat: create chat: %w", err)
 	}
@@ -924,13 +926,22 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 	if m, err = s.beforeSend(ctx, m); err != nil {
 		return Message{}, false, err
 	}
-	stored, created, err := s.store.AppendMessage(ctx, m)
+	wctx, cancel := s.writeContext(ctx)
+	stored, created, err := s.store.AppendMessage(wctx, m)
+	cancel()
 	if err != nil {
+		s.writeFailed(chatID, err)
 		return Message{}, false, fmt.Errorf("chat: send message: %w", err)
 	}
 	s.observe(MessageStoredObserved{Duration: time.Since(start), Created: created})
 	if created {
 		s.Announce(ctx, stored)
+	} else {
+		// A retry: the first attempt may have stored the message without
+		// announcing it (its caller gone, its node stopped). Announcing
+		// again is harmless, readers drop a seq they have; AfterSend ran
+		// or was meant to run for the first attempt.
+		s.hub.publishEvent(ctx, Event{Type: EventMessageCreated, ChatID: stored.ChatID, Seq: stored.Seq, Message: &stored})
 	}
 	return stored, created, nil
 }

@@ -94,8 +94,11 @@ func (s *Service) ownMessage(ctx context.Context, userID, chatID string, seq int
 }
 
 func (s *Service) editMessage(ctx context.Context, e MessageEdit) (Message, error) {
-	ev, changed, err := s.store.EditMessage(ctx, e)
+	wctx, cancel := s.writeContext(ctx)
+	ev, changed, err := s.store.EditMessage(wctx, e)
+	cancel()
 	if err != nil {
+		s.writeFailed(e.ChatID, err)
 		return Message{}, fmt.Errorf("chat: edit message: %w", err)
 	}
 	if ev.Message == nil {

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -49,6 +50,12 @@ func retryDelay(attempt int) time.Duration {
 	}
 	return retryDelays[attempt]
 }
+
+// eventStoreChanged is the notification that a chat's Store may hold
+// events that were never announced (a write whose outcome the writer does
+// not know): every node's stream reads the chat from the Store. It is
+// never delivered to a reader.
+const eventStoreChanged EventType = "internal.store_changed"
 
 type envelope struct {
 	Node  string `json:"node"`
@@ -192,6 +199,24 @@ func (h *hub) publishEvent(ctx context.Context, ev Event) {
 	h.publish(ctx, ev, chatTopicPrefix+ev.ChatID)
 }
 
+// publishStoreChanged tells every node, this one included, that chatID
+// may have stored events nobody announced: their streams read the Store
+// after what they delivered. Used after a write whose outcome is unknown.
+func (h *hub) publishStoreChanged(ctx context.Context, chatID string) {
+	h.markLost(chatID)
+	h.publish(ctx, Event{Type: eventStoreChanged, ChatID: chatID}, chatTopicPrefix+chatID)
+}
+
+// markLost makes the stream of chatID, if any, read the Store.
+func (h *hub) markLost(chatID string) {
+	h.mu.Lock()
+	st := h.streams[chatID]
+	h.mu.Unlock()
+	if st != nil {
+		st.markLost()
+	}
+}
+
 // publishTyping fans out that userID is typing in chatID, at most once per
 // Config.TypingInterval for the pair.
 func (h *hub) publishTyping(userID, chatID string) {
@@ -257,6 +282,10 @@ func (b brokerHandler) HandleNotification(topic string, payload []byte) {
 	switch {
 	case strings.HasPrefix(topic, chatTopicPrefix):
 		env.Event.ChatID = strings.TrimPrefix(topic, chatTopicPrefix)
+		if env.Event.Type == eventStoreChanged {
+			b.h.markLost(env.Event.ChatID)
+			return
+		}
 		var at time.Time
 		if env.At > 0 {
 			at = time.UnixMicro(env.At)
@@ -272,12 +301,7 @@ func (b brokerHandler) HandleLost(topics []string) {
 	for _, topic := range topics {
 		switch {
 		case strings.HasPrefix(topic, chatTopicPrefix):
-			b.h.mu.Lock()
-			st := b.h.streams[strings.TrimPrefix(topic, chatTopicPrefix)]
-			b.h.mu.Unlock()
-			if st != nil {
-				st.markLost()
-			}
+			b.h.markLost(strings.TrimPrefix(topic, chatTopicPrefix))
 		case strings.HasPrefix(topic, userTopicPrefix):
 			for _, s := range b.h.userSubs(strings.TrimPrefix(topic, userTopicPrefix)) {
 				s.requestReconcile()
@@ -799,4 +823,30 @@ func (st *stream) publishedAt(seq int64) time.Time {
 		}
 	}
 	return at
+}
+
+// writeTimeout bounds a Store write the Service started for a caller.
+const writeTimeout = 30 * time.Second
+
+// writeContext returns the context of a Store write: the caller's values
+// without its cancellation, so that a client going away does not turn a
+// write the Store is committing into an error whose outcome nobody knows,
+// bounded by writeTimeout and ended by Shutdown.
+func (s *Service) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	stop := context.AfterFunc(s.hub.ctx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// writeFailed is called when a Store write to chatID failed: when the
+// failure leaves it unknown whether the write was stored (a timeout, a
+// cancellation, an unreachable backend), every node reads the chat from
+// the Store, so that a write that was stored after all is delivered.
+func (s *Service) writeFailed(chatID string, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
+		s.hub.publishStoreChanged(context.Background(), chatID)
+	}
 }

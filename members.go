@@ -51,11 +51,17 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	if err := s.authorize(ctx, Action{Kind: ActionAddMember, UserID: userID, ChatID: chatID, ChatKind: c.Kind, Members: []string{newMember}}); err != nil {
 		return Chat{}, false, err
 	}
+	// The write and the read that announces it to the new member are not
+	// cut short by the caller going away: an addition stored but never
+	// announced would leave the new member's connections without the chat.
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
 	change := MemberChange{
 		ChatID: chatID, ActorID: userID, UserID: newMember, At: s.timestamp(), MaxMembers: s.limits.MaxMembers,
 	}
-	ev, added, err := s.store.AddMember(ctx, change)
+	ev, added, err := s.store.AddMember(wctx, change)
 	if err != nil {
+		s.writeFailed(chatID, err)
 		return Chat{}, false, fmt.Errorf("chat: add member: %w", err)
 	}
 	if added {
@@ -64,7 +70,7 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	// From here on the member is stored: failures degrade the answer
 	// rather than fail it, or the client would retry a write that
 	// succeeded.
-	after, err := s.store.GetChat(ctx, chatID)
+	after, err := s.store.GetChat(wctx, chatID)
 	if err != nil {
 		s.log.Error("chat: add member stored; answering with the chat as read before it", "chat_id", chatID, "err", err)
 		after = withAddedMember(c, change, ev, added)
@@ -118,8 +124,11 @@ func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member strin
 	if err := s.memberLimit.allow(userID); err != nil {
 		return err
 	}
-	ev, err := s.store.RemoveMember(ctx, MemberChange{ChatID: chatID, ActorID: userID, UserID: member, At: s.timestamp()})
+	wctx, cancel := s.writeContext(ctx)
+	ev, err := s.store.RemoveMember(wctx, MemberChange{ChatID: chatID, ActorID: userID, UserID: member, At: s.timestamp()})
+	cancel()
 	if err != nil {
+		s.writeFailed(chatID, err)
 		return fmt.Errorf("chat: remove member: %w", err)
 	}
 	s.hub.publishEvent(ctx, ev)

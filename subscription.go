@@ -53,6 +53,10 @@ type Subscription struct {
 	// resyncs holds, per chat, the resync waiting in pending that stands
 	// for the chat's held events that did not fit.
 	resyncs map[string]*delivery
+	// liveOnly holds the chats followed since the resume that the reader
+	// did not list: if a chat.created for one follows, the membership is
+	// new and the reader is owed the chat from seq 1.
+	liveOnly map[string]bool
 }
 
 // replayAllowance is how many places of its queue a subscription keeps
@@ -261,6 +265,7 @@ func (sub *Subscription) leaveLocked(chatID string, seq int64) {
 	}
 	delete(sub.following, chatID)
 	delete(sub.holding, chatID)
+	delete(sub.liveOnly, chatID)
 	sub.cut[chatID] = seq
 	sub.unfollows = append(sub.unfollows, chatID)
 	kept := sub.pending[:0]
@@ -585,13 +590,32 @@ func (sub *Subscription) resume() error {
 		member[id] = true
 	}
 	var listed []string
+	// removedAt holds the listed chats left since the first read whose
+	// removal reached us through the stream: the events up to it, held
+	// from the stream or not, are the reader's and are replayed.
+	removedAt := make(map[string]int64)
 	for _, id := range ids {
+		_, isListed := sub.positions[id]
 		if !member[id] {
-			sub.leave(id, 0)
+			sub.mu.Lock()
+			cut := sub.cut[id]
+			sub.mu.Unlock()
+			if cut > 0 && isListed {
+				removedAt[id] = cut
+			} else {
+				sub.leave(id, 0)
+			}
 			continue
 		}
-		if _, ok := sub.positions[id]; ok {
+		if isListed {
 			listed = append(listed, id)
+		} else {
+			sub.mu.Lock()
+			if sub.liveOnly == nil {
+				sub.liveOnly = make(map[string]bool)
+			}
+			sub.liveOnly[id] = true
+			sub.mu.Unlock()
 		}
 	}
 	if len(listed) > 0 {
@@ -600,9 +624,14 @@ func (sub *Subscription) resume() error {
 			return fmt.Errorf("chat: subscribe: %w", err)
 		}
 		for _, id := range listed {
-			if err := sub.replay(ctx, id, sub.positions[id], last[id]); err != nil {
+			if err := sub.replay(ctx, id, sub.positions[id], last[id], 0); err != nil {
 				return err
 			}
+		}
+	}
+	for id, cut := range removedAt {
+		if err := sub.replay(ctx, id, sub.positions[id], cut, cut); err != nil {
+			return err
 		}
 	}
 	if !sub.send(&delivery{Event: Event{Type: EventResumed}}) {
@@ -657,9 +686,10 @@ func (sub *Subscription) follow(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// replay sends the stored events of chatID after from, or resync if there
-// are more than the replay limit or from is beyond the chat's end.
-func (sub *Subscription) replay(ctx context.Context, chatID string, from, last int64) error {
+// replay sends the stored events of chatID after from, up to stop unless
+// it is 0, or resync if there are more than the replay limit or from is
+// beyond the chat's end.
+func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, stop int64) error {
 	if from > last || last-from > int64(sub.svc.replayLimit) {
 		sub.mu.Lock()
 		if sub.pos[chatID] < last {
@@ -674,38 +704,61 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last i
 	sub.mu.Lock()
 	sub.pos[chatID] = from
 	sub.mu.Unlock()
+	// Every event after from is the reader's if they are a member at its
+	// end of the log: a removal they were added back after is not their
+	// last event. So what follows our removal waits (out) until our next
+	// addition shows it is ours; at the end of the log it is dropped and
+	// the removal ends the chat for us.
+	var out []*delivery
+	removedAt := int64(0)
+	emit := func(d *delivery) bool {
+		sub.mu.Lock()
+		fresh := sub.advanceLocked(d)
+		sub.mu.Unlock()
+		return !fresh || sub.sendReplayed(d)
+	}
 	after := from
+read:
 	for {
 		evs, err := sub.svc.store.ListEvents(ctx, chatID, after, fillPage)
 		if err != nil {
 			return fmt.Errorf("chat: replay: %w", err)
 		}
 		for _, ev := range evs {
-			d := &delivery{Event: ev}
-			sub.mu.Lock()
-			fresh := sub.advanceLocked(d)
-			sub.mu.Unlock()
-			if fresh && !sub.sendReplayed(d) {
-				return sub.Err()
+			if stop > 0 && ev.Seq > stop {
+				break read
 			}
 			after = ev.Seq
-			if ev.Type == EventMemberRemoved && ev.UserID == sub.user {
-				// Nothing after our removal is ours, unless we were
-				// added back since.
-				_, err := sub.svc.store.GetMember(ctx, chatID, sub.user)
-				if errors.Is(err, ErrNotFound) {
-					sub.leave(chatID, ev.Seq)
-					return nil
+			d := &delivery{Event: ev}
+			ours := ev.UserID == sub.user
+			if removedAt != 0 {
+				out = append(out, d)
+				if !ours || ev.Type != EventMemberAdded {
+					continue
 				}
-				if err != nil {
-					return fmt.Errorf("chat: replay: %w", err)
+				for _, d := range out {
+					if !emit(d) {
+						return sub.Err()
+					}
 				}
+				out, removedAt = nil, 0
+				continue
+			}
+			if !emit(d) {
+				return sub.Err()
+			}
+			if ours && ev.Type == EventMemberRemoved {
+				removedAt = ev.Seq
 			}
 		}
 		if len(evs) < fillPage {
-			return nil
+			break
 		}
 	}
+	if removedAt != 0 {
+		sub.leave(chatID, removedAt)
+	}
+	return nil
 }
 
 // release sends what was held back, then lets live events through once
@@ -756,16 +809,50 @@ func (sub *Subscription) handleControl(ev Event) error {
 	announce := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
 	sub.mu.Lock()
 	known := sub.following[ev.ChatID]
+	// Followed since the resume without being listed, and the chat had
+	// events when it was announced (ev.Seq): the user was added to it
+	// while the connection resumed. Unless live events of the chat have
+	// reached the reader already, it gets the chat from seq 1 as for any
+	// new chat; otherwise a resync. (A chat created empty owes the reader
+	// nothing: a late announcement of it is harmless, as documented.)
+	fresh := known && sub.liveOnly[ev.ChatID] && ev.Seq > 0
+	replay := fresh && sub.pos[ev.ChatID] == 0
+	delete(sub.liveOnly, ev.ChatID)
+	if replay {
+		sub.holding[ev.ChatID] = true
+	}
 	sub.mu.Unlock()
-	if known {
-		// Followed since the resume: its events already flow. The reader
-		// still learns that the chat is new.
-		if !sub.send(&delivery{Event: announce}) {
+	if !known {
+		return sub.join(announce)
+	}
+	// Followed since the resume: its events already flow. The reader
+	// still learns that the chat is new.
+	if !sub.send(&delivery{Event: announce}) {
+		return sub.Err()
+	}
+	switch {
+	case replay:
+		return sub.replayFromStart(ctx, ev.ChatID)
+	case fresh:
+		if !sub.send(&delivery{Event: Event{Type: EventResync, ChatID: ev.ChatID}}) {
 			return sub.Err()
 		}
-		return nil
 	}
-	return sub.join(announce)
+	return nil
+}
+
+// replayFromStart replays chatID, held, from its first event, then
+// releases what arrived meanwhile.
+func (sub *Subscription) replayFromStart(ctx context.Context, chatID string) error {
+	last, err := sub.svc.store.LastSeqs(ctx, []string{chatID})
+	if err != nil {
+		return fmt.Errorf("chat: follow new chat: %w", err)
+	}
+	if err := sub.replay(ctx, chatID, 0, last[chatID], 0); err != nil {
+		return err
+	}
+	sub.release(func() { delete(sub.holding, chatID) })
+	return nil
 }
 
 // join follows chatID, announcing it with ev, and replays the chat from its
@@ -794,15 +881,7 @@ func (sub *Subscription) join(ev Event) error {
 	if !sub.send(&delivery{Event: ev}) {
 		return sub.Err()
 	}
-	last, err := sub.svc.store.LastSeqs(ctx, []string{chatID})
-	if err != nil {
-		return fmt.Errorf("chat: follow new chat: %w", err)
-	}
-	if err := sub.replay(ctx, chatID, 0, last[chatID]); err != nil {
-		return err
-	}
-	sub.release(func() { delete(sub.holding, chatID) })
-	return nil
+	return sub.replayFromStart(ctx, chatID)
 }
 
 // reconcileChats follows the chats the Store says the user is in but the
