@@ -397,7 +397,8 @@ func TestChatCreatedIsAnnouncedByIDs(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, chat.EventChatCreated, ev.Type)
 		require.Equal(t, c.ID, ev.ChatID)
-		require.Len(t, ev.Chat.Members, len(members)+1)
+		require.Equal(t, len(members)+1, ev.Chat.MemberCount)
+		require.Len(t, ev.Chat.Members, chat.DefaultMaxInlineMembers, "bounded as every chat object")
 		require.Equal(t, "everyone", ev.Chat.Title)
 	}
 	_, _, err = b.SendMessage(ctx, members[0], c.ID, chat.SendMessageRequest{Text: "hello all"})

@@ -805,7 +805,9 @@ func (sub *Subscription) handleControl(ev Event) error {
 		}
 		return fmt.Errorf("chat: follow new chat: %w", err)
 	}
-	c = copyChat(c)
+	// Bounded like every chat object (the protocol's member_count rule),
+	// and the subscription's own copy.
+	c = sub.svc.boundMembers(copyChat(c), sub.user)
 	announce := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
 	sub.mu.Lock()
 	known := sub.following[ev.ChatID]
@@ -904,6 +906,7 @@ func (sub *Subscription) reconcileChats() error {
 		if err != nil {
 			return fmt.Errorf("chat: refresh chats: %w", err)
 		}
+		c = sub.svc.boundMembers(c, sub.user)
 		if err := sub.join(Event{Type: EventChatCreated, ChatID: id, Chat: &c}); err != nil {
 			return err
 		}
