@@ -19,48 +19,38 @@ import (
 	"github.com/embedchat/chat/memory"
 )
 
-// pingStore is a memory Store whose Ping fails while down is set.
-type pingStore struct {
-	*memory.Store
+// downSwitch is a Ping that fails while down is set, for the wrapped
+// backends below.
+type downSwitch struct {
 	mu   sync.Mutex
 	down bool
 }
 
-func (p *pingStore) setDown(down bool) {
-	p.mu.Lock()
-	p.down = down
-	p.mu.Unlock()
+func (d *downSwitch) setDown(down bool) {
+	d.mu.Lock()
+	d.down = down
+	d.mu.Unlock()
 }
 
-func (p *pingStore) Ping(context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
+func (d *downSwitch) Ping(context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.down {
 		return fmt.Errorf("test: %w", chat.ErrUnavailable)
 	}
 	return nil
+}
+
+// pingStore is a memory Store whose Ping fails while down is set.
+type pingStore struct {
+	*memory.Store
+	downSwitch
 }
 
 // pingBroker is a memory Broker whose Ping fails while down is set.
 type pingBroker struct {
 	*memory.Broker
-	mu   sync.Mutex
-	down bool
-}
-
-func (p *pingBroker) setDown(down bool) {
-	p.mu.Lock()
-	p.down = down
-	p.mu.Unlock()
-}
-
-func (p *pingBroker) Ping(context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		return fmt.Errorf("test: %w", chat.ErrUnavailable)
-	}
-	return nil
+	downSwitch
 }
 
 // flakyLastSeqs is a memory Store whose LastSeqs fails while fail is set.

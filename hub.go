@@ -310,8 +310,6 @@ func (b brokerHandler) HandleLost(topics []string) {
 	}
 }
 
-func (h *hub) dispatchChat(ev Event) { h.dispatchChatAt(ev, time.Time{}) }
-
 // dispatchChatAt hands ev, published at at (zero if unknown), to its
 // chat's stream on this node.
 func (h *hub) dispatchChatAt(ev Event, at time.Time) {
@@ -731,15 +729,19 @@ func (st *stream) fill(upTo int64) bool {
 			st.h.svc.log.Warn("chat: reading missed events", "chat_id", st.chatID, "after", st.last, "err", err)
 			return false
 		}
+		n := 0
 		for _, ev := range evs {
 			if upTo != 0 && ev.Seq > upTo {
-				return true
+				break
 			}
 			st.broadcast(ev)
 			st.last = ev.Seq
-			st.h.svc.observe(RefillObserved{Events: 1})
+			n++
 		}
-		if len(evs) < fillPage {
+		if n > 0 {
+			st.h.svc.observe(RefillObserved{Events: n})
+		}
+		if n < len(evs) || len(evs) < fillPage {
 			return true
 		}
 	}
@@ -811,7 +813,7 @@ func (st *stream) notePublished(seq int64, at time.Time) {
 // every earlier seq too: those were delivered, skipped or read from the
 // Store.
 func (st *stream) publishedAt(seq int64) time.Time {
-	if seq == 0 {
+	if seq == 0 || st.h.svc.observer == nil {
 		return time.Time{}
 	}
 	st.mu.Lock()
