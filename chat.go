@@ -874,6 +874,11 @@ func decodeChatCursor(cursor string) (ChatPosition, error) {
 	if !ok || err != nil || id == "" || us < minCursorMicros || us > maxCursorMicros {
 		return ChatPosition{}, invalidf("cursor is not valid")
 	}
+	// Chat ids are text a database can hold; a forged one that is not
+	// would be refused there as a server error.
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return ChatPosition{}, invalidf("cursor is not valid")
+	}
 	return ChatPosition{LastActivityAt: time.UnixMicro(us).UTC(), ChatID: id}, nil
 }
 
