@@ -32,6 +32,9 @@ var (
 	// ErrSlowConsumer means a subscription was closed because its reader
 	// fell further behind than its queue allows.
 	ErrSlowConsumer = errors.New("chat: slow consumer")
+	// ErrUnsupported means the Store lacks the optional ability a request
+	// needs (reactions, replies, mentions); the HTTP layer answers 501.
+	ErrUnsupported = errors.New("chat: not supported by the store")
 )
 
 // requestError carries a message meant for the client next to the sentinel

@@ -14,8 +14,11 @@ import (
 )
 
 var (
-	_ chat.Store       = (*Store)(nil)
-	_ chat.ChatCounter = (*Store)(nil)
+	_ chat.Store        = (*Store)(nil)
+	_ chat.ChatCounter  = (*Store)(nil)
+	_ chat.Reactor      = (*Store)(nil)
+	_ chat.ThreadStore  = (*Store)(nil)
+	_ chat.MentionStore = (*Store)(nil)
 )
 
 // Store is a chat.Store held in memory. The zero value is not usable; call
@@ -42,6 +45,12 @@ type chatState struct {
 	messages []chat.Message
 	log      []logEntry
 	sent     map[clientKey]int // (sender, client id) → index in messages
+	// replies holds, per parent seq, the indexes in messages of its
+	// replies, ascending.
+	replies map[int64][]int
+	// reacted holds every current reaction; the counts are in the
+	// messages' Reactions.
+	reacted map[reactionKey]struct{}
 }
 
 // logEntry is a persisted event. Message events point at the message
@@ -49,8 +58,10 @@ type chatState struct {
 // as the Store contract asks.
 type logEntry struct {
 	typ    chat.EventType
-	msg    int    // index in messages, for message events
-	userID string // for member events
+	msg    int    // index in messages, for message and reaction events
+	userID string // for member and reaction events
+	emoji  string // for reaction events
+	count  int64  // for reaction events: the emoji's count after the event
 }
 
 type clientKey struct {
@@ -94,7 +105,7 @@ func (s *Store) CreateChat(ctx context.Context, c chat.Chat, key string) (chat.C
 		c.Members[i].LastReadSeq = 0
 	}
 	slices.SortFunc(c.Members, func(a, b chat.Member) int { return cmp.Compare(a.UserID, b.UserID) })
-	st := &chatState{chat: c, sent: make(map[clientKey]int)}
+	st := &chatState{chat: c, sent: make(map[clientKey]int), replies: make(map[int64][]int), reacted: make(map[reactionKey]struct{})}
 	for _, m := range c.Members {
 		s.join(m.UserID, c.ID)
 	}
@@ -238,10 +249,15 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 		}
 	}
 
+	if err := st.checkReplyAndMentions(m); err != nil {
+		return chat.Message{}, false, fmt.Errorf("memory: append message: %w", err)
+	}
+
 	m = copyMessage(m)
 	m.CreatedAt = m.CreatedAt.UTC()
 	m.EditedAt = nil
 	m.Deleted = false
+	m.Quote, m.ReplyCount, m.LastReplySeq, m.LastReplyAt, m.Reactions = nil, 0, 0, nil, nil
 	m.Seq = st.chat.LastSeq + 1
 	st.messages = append(st.messages, m)
 	i := len(st.messages) - 1
@@ -249,7 +265,8 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	if m.ClientID != "" {
 		st.sent[key] = i
 	}
-	return copyMessage(m), true, nil
+	st.addReply(i)
+	return copyMessage(st.messages[i]), true, nil
 }
 
 // ListMessages implements chat.Store.
@@ -342,6 +359,7 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 		m.Text = e.Text
 		m.EditedAt = &at
 	}
+	st.requote(m.Seq)
 	seq := st.record(logEntry{typ: typ, msg: i}, e.At)
 	msg := copyMessage(*m)
 	return chat.Event{Type: typ, ChatID: e.ChatID, Seq: seq, Message: &msg}, true, nil
@@ -524,6 +542,8 @@ func (st *chatState) event(seq int64) chat.Event {
 	case chat.EventMessageCreated, chat.EventMessageUpdated, chat.EventMessageDeleted:
 		m := copyMessage(st.messages[e.msg])
 		ev.Message = &m
+	case chat.EventReactionAdded, chat.EventReactionRemoved:
+		ev.Reaction = &chat.ReactionEvent{MessageSeq: st.messages[e.msg].Seq, Emoji: e.emoji, Count: e.count}
 	}
 	return ev
 }
@@ -547,5 +567,15 @@ func copyMessage(m chat.Message) chat.Message {
 		at := *m.EditedAt
 		m.EditedAt = &at
 	}
+	if m.Quote != nil {
+		q := *m.Quote
+		m.Quote = &q
+	}
+	if m.LastReplyAt != nil {
+		at := *m.LastReplyAt
+		m.LastReplyAt = &at
+	}
+	m.Mentions = slices.Clone(m.Mentions)
+	m.Reactions = slices.Clone(m.Reactions)
 	return m
 }
