@@ -21,8 +21,11 @@ import (
 )
 
 var (
-	_ chat.Store       = (*Store)(nil)
-	_ chat.ChatCounter = (*Store)(nil)
+	_ chat.Store        = (*Store)(nil)
+	_ chat.ChatCounter  = (*Store)(nil)
+	_ chat.Reactor      = (*Store)(nil)
+	_ chat.ThreadStore  = (*Store)(nil)
+	_ chat.MentionStore = (*Store)(nil)
 )
 
 // DefaultSchema is the schema that holds the tables when Config.Schema is
@@ -149,6 +152,7 @@ type messageRow struct {
 	CreatedAt time.Time    `db:"created_at"`
 	EditedAt  sql.NullTime `db:"edited_at"`
 	Deleted   bool         `db:"deleted"`
+	messageExtras
 }
 
 func (r messageRow) message() chat.Message {
@@ -168,6 +172,7 @@ func (r messageRow) message() chat.Message {
 		at := r.EditedAt.Time.UTC()
 		m.EditedAt = &at
 	}
+	r.messageExtras.apply(&m)
 	return m
 }
 
@@ -183,6 +188,7 @@ type optionalMessage struct {
 	CreatedAt sql.NullTime   `db:"m_created_at"`
 	EditedAt  sql.NullTime   `db:"m_edited_at"`
 	Deleted   sql.NullBool   `db:"m_deleted"`
+	messageExtras
 }
 
 // message returns the message of chatID, or nil if there is none.
@@ -191,15 +197,16 @@ func (r optionalMessage) message(chatID string) *chat.Message {
 		return nil
 	}
 	m := messageRow{
-		ChatID:    chatID,
-		Seq:       r.Seq.Int64,
-		Sender:    r.Sender.String,
-		Text:      r.Text.String,
-		ClientID:  r.ClientID.String,
-		Metadata:  r.Metadata,
-		CreatedAt: r.CreatedAt.Time,
-		EditedAt:  r.EditedAt,
-		Deleted:   r.Deleted.Bool,
+		ChatID:        chatID,
+		Seq:           r.Seq.Int64,
+		Sender:        r.Sender.String,
+		Text:          r.Text.String,
+		ClientID:      r.ClientID.String,
+		Metadata:      r.Metadata,
+		CreatedAt:     r.CreatedAt.Time,
+		EditedAt:      r.EditedAt,
+		Deleted:       r.Deleted.Bool,
+		messageExtras: r.messageExtras,
 	}.message()
 	return &m
 }
@@ -210,6 +217,7 @@ type eventRow struct {
 	Type   string         `db:"type"`
 	UserID sql.NullString `db:"user_id"`
 	optionalMessage
+	reactionColumns
 }
 
 // metadataArg passes metadata as text, so that the json column keeps it as
@@ -382,6 +390,9 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 // single-event writes, are committed together (see Store).
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
 	const op = "append message"
+	if m.ReplyTo != 0 || len(m.Mentions) > 0 {
+		return s.sendMessage(ctx, s.db, m)
+	}
 	row, err := s.batch.write(ctx, &writeItem{kind: writeAppend, chatID: m.ChatID, userID: m.Sender, other: m.ClientID,
 		text: m.Text, metadata: m.Metadata, at: m.CreatedAt})
 	if isClientIDViolation(err) {
@@ -396,7 +407,7 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, wrapErr(op, err)
 	}
-	return appended(m, row)
+	return s.appended(ctx, s.db, m, row)
 }
 
 // AppendMessageTx is AppendMessage inside the caller's transaction, so that
@@ -414,18 +425,37 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 // COMMITTED isolation; under REPEATABLE READ or SERIALIZABLE a concurrent
 // send to the same chat makes the call fail with a serialization error.
 func (s *Store) AppendMessageTx(ctx context.Context, tx *sqlx.Tx, m chat.Message) (chat.Message, bool, error) {
+	if m.ReplyTo != 0 || len(m.Mentions) > 0 {
+		return s.sendMessage(ctx, tx, m)
+	}
 	var row writeRow
 	err := tx.GetContext(ctx, &row, s.q.appendMessage,
 		m.ChatID, m.Sender, m.ClientID, m.Text, metadataArg(m.Metadata), m.CreatedAt)
 	if err != nil {
 		return chat.Message{}, false, wrapErr("append message", err)
 	}
-	return appended(m, row)
+	return s.appended(ctx, tx, m, row)
 }
 
-// appended turns what append_message returned for m into AppendMessage's
-// result.
-func appended(m chat.Message, row writeRow) (chat.Message, bool, error) {
+// appended turns what append_message or send_message returned for m into
+// AppendMessage's result. A duplicate is read again, whole, through db: the
+// function returns only its own columns.
+func (s *Store) appended(ctx context.Context, db sqlx.QueryerContext, m chat.Message, row writeRow) (chat.Message, bool, error) {
+	msg, created, err := appendResult(m, row)
+	if err != nil || created {
+		return msg, created, err
+	}
+	var full messageRow
+	if err := sqlx.GetContext(ctx, db, &full, s.q.messageBySeq, m.ChatID, msg.Seq); err != nil {
+		return chat.Message{}, false, wrapErr("append message", fmt.Errorf("read the original message %d: %w", msg.Seq, err))
+	}
+	return full.message(), false, nil
+}
+
+// appendResult turns what append_message returned for m into
+// AppendMessage's result, a duplicate without the columns the function
+// does not return.
+func appendResult(m chat.Message, row writeRow) (chat.Message, bool, error) {
 	const op = "append message"
 	switch row.Status {
 	case "no_chat":
@@ -442,6 +472,7 @@ func appended(m chat.Message, row writeRow) (chat.Message, bool, error) {
 		m.CreatedAt = m.CreatedAt.UTC()
 		m.EditedAt = nil
 		m.Deleted = false
+		m.Quote, m.ReplyCount, m.LastReplySeq, m.LastReplyAt, m.Reactions = nil, 0, 0, nil, nil
 		return m, true, nil
 	case "duplicate":
 		original := messageRow{
@@ -501,11 +532,12 @@ func (s *Store) ListEvents(ctx context.Context, chatID string, afterSeq int64, l
 	events := make([]chat.Event, len(rows))
 	for i, r := range rows {
 		events[i] = chat.Event{
-			Type:    chat.EventType(r.Type),
-			ChatID:  chatID,
-			Seq:     r.Seq,
-			UserID:  r.UserID.String,
-			Message: r.message(chatID),
+			Type:     chat.EventType(r.Type),
+			ChatID:   chatID,
+			Seq:      r.Seq,
+			UserID:   r.UserID.String,
+			Message:  r.message(chatID),
+			Reaction: r.reaction(),
 		}
 	}
 	return events, nil

@@ -18,9 +18,10 @@ import (
 )
 
 // Run checks that the stores returned by newStore keep every clause of the
-// chat.Store contract, and of the optional abilities (chat.ChatCounter)
-// they have, each in its own subtest (CreateChat/..., AppendMessage/...
-// and so on), so that -run can select them.
+// chat.Store contract, and of the optional abilities (chat.ChatCounter,
+// chat.Reactor, chat.ThreadStore, chat.MentionStore) they have, each in
+// its own subtest (CreateChat/..., AppendMessage/..., Reactions/... and so
+// on), so that -run can select them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
 // return an empty store that shares no data with any other store it has
@@ -146,6 +147,9 @@ var suite = []struct {
 	{"LastSeqs", []subtest{
 		{"ReturnsExistingChats", testLastSeqs},
 	}},
+	{"Reactions", reactionTests},
+	{"Threads", threadTests},
+	{"Mentions", mentionTests},
 	{"Context", []subtest{
 		{"CancelledReadsFail", testCancelledReads},
 		{"CancelledWritesFailWholly", testCancelledWrites},
