@@ -29,17 +29,16 @@ func (s *Service) checkMentions(mentions []string) ([]string, error) {
 	if len(mentions) == 0 {
 		return nil, nil
 	}
-	if len(mentions) > s.limits.MaxMentions {
-		return nil, invalidf("a message mentions at most %d users", s.limits.MaxMentions)
-	}
 	for _, u := range mentions {
 		if err := s.checkID("mention", u); err != nil {
 			return nil, err
 		}
 	}
-	mentions = slices.Clone(mentions)
-	slices.Sort(mentions)
-	return slices.Compact(mentions), nil
+	mentions = slices.Compact(slices.Sorted(slices.Values(mentions)))
+	if len(mentions) > s.limits.MaxMentions {
+		return nil, invalidf("a message mentions at most %d users", s.limits.MaxMentions)
+	}
+	return mentions, nil
 }
 
 // withUnreadMentions fills in UnreadMentions of chats, whose ids are ids,
