@@ -25,6 +25,34 @@ export interface Message {
   /** The time of the latest edit; absent on a message never edited. */
   edited_at?: string;
   deleted: boolean;
+  /** On a reply, the seq of the message it replies to. */
+  reply_to?: number;
+  /** On a reply, the message it replies to as that message is now. */
+  quote?: Quote;
+  /** On a message with replies: how many (deleted ones included), and the latest's seq and time. */
+  reply_count?: number;
+  last_reply_seq?: number;
+  last_reply_at?: string;
+  /** The members the sender mentioned, sorted. */
+  mentions?: string[];
+  /** One entry per emoji, in the order each was first used. */
+  reactions?: Reaction[];
+}
+
+/** How a reply shows the message it replies to. */
+export interface Quote {
+  sender: string;
+  /** The first 100 code points of its text; `""` once it is deleted. */
+  text: string;
+  deleted?: boolean;
+}
+
+/** The count of one emoji on a message. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** Whether the user reacted with it (set in REST answers; false in events). */
+  me: boolean;
 }
 
 /** A chat as the REST API and `chat.created` events describe it. */
@@ -50,6 +78,8 @@ export interface Chat {
   last_message: Message | null;
   /** The caller's unread messages. */
   unread_count: number;
+  /** How many of the caller's unread messages mention them; absent when 0. */
+  unread_mentions?: number;
 }
 
 /** The body of `POST /chats`. */
@@ -67,6 +97,10 @@ export interface SendMessageRequest {
   /** Makes the send idempotent: reuse it for every retry of the same message. */
   client_id?: string;
   metadata?: Record<string, unknown> | null;
+  /** The seq of a message of the same chat this one replies to. */
+  reply_to?: number;
+  /** User ids of members the message mentions. */
+  mentions?: string[];
 }
 
 /** A page of `GET /chats`. */
@@ -151,13 +185,24 @@ export interface MemberRemovedEvent {
   user_id: string;
 }
 
+export interface ReactionEvent {
+  type: 'reaction.added' | 'reaction.removed';
+  chat_id: string;
+  seq: number;
+  /** Who reacted. */
+  user_id: string;
+  /** `count` is the emoji's count on the message right after this event. */
+  reaction: { message_seq: number; emoji: string; count: number };
+}
+
 /** The events that are stored and carry a seq. */
 export type PersistedEvent =
   | MessageCreatedEvent
   | MessageUpdatedEvent
   | MessageDeletedEvent
   | MemberAddedEvent
-  | MemberRemovedEvent;
+  | MemberRemovedEvent
+  | ReactionEvent;
 
 export interface ReadEvent {
   type: 'read';
@@ -189,4 +234,6 @@ export const persistedTypes: ReadonlySet<string> = new Set([
   'message.deleted',
   'member.added',
   'member.removed',
+  'reaction.added',
+  'reaction.removed',
 ]);
