@@ -322,6 +322,14 @@ func (h *restHandler) sendMessage(w http.ResponseWriter, r *http.Request, user, 
 }
 
 func (h *restHandler) listMessages(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	h.messagePage(w, r, user, chatID, func(mq MessageQuery) (MessagePage, error) {
+		return h.svc.ListMessages(r.Context(), user, chatID, mq)
+	})
+}
+
+// messagePage answers the window of messages of chatID that list selects
+// for the request's ?limit=, ?before= and ?after=.
+func (h *restHandler) messagePage(w http.ResponseWriter, r *http.Request, user, chatID string, list func(MessageQuery) (MessagePage, error)) {
 	mq, none, err := messageQuery(r.URL.Query())
 	if err != nil {
 		writeServiceError(w, h.svc.log, err)
@@ -331,7 +339,7 @@ func (h *restHandler) listMessages(w http.ResponseWriter, r *http.Request, user,
 		h.emptyPage(w, r, user, chatID)
 		return
 	}
-	page, err := h.svc.ListMessages(r.Context(), user, chatID, mq)
+	page, err := list(mq)
 	if err != nil {
 		writeServiceError(w, h.svc.log, err)
 		return

@@ -61,19 +61,7 @@ func (h *restHandler) serveMessageParts(w http.ResponseWriter, r *http.Request, 
 }
 
 func (h *restHandler) listReplies(w http.ResponseWriter, r *http.Request, user, chatID string, parentSeq int64) {
-	mq, none, err := messageQuery(r.URL.Query())
-	if err != nil {
-		writeServiceError(w, h.svc.log, err)
-		return
-	}
-	if none {
-		h.emptyPage(w, r, user, chatID)
-		return
-	}
-	page, err := h.svc.ListReplies(r.Context(), user, chatID, parentSeq, mq)
-	if err != nil {
-		writeServiceError(w, h.svc.log, err)
-		return
-	}
-	writeJSON(w, h.svc.log, http.StatusOK, page)
+	h.messagePage(w, r, user, chatID, func(mq MessageQuery) (MessagePage, error) {
+		return h.svc.ListReplies(r.Context(), user, chatID, parentSeq, mq)
+	})
 }

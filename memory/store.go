@@ -450,6 +450,13 @@ func (s *Store) RemoveMember(ctx context.Context, c chat.MemberChange) (chat.Eve
 // Store must avoid but an in-memory one, used in tests and small
 // deployments, can afford.
 func (s *Store) UnreadCounts(ctx context.Context, userID string, chatIDs []string) (map[string]int64, error) {
+	return s.countUnread(ctx, userID, chatIDs, func(chat.Message) bool { return true })
+}
+
+// countUnread counts, for each chat of chatIDs that userID is a member
+// of, the messages from other senders, not deleted, with a seq above
+// userID's read marker, for which also holds.
+func (s *Store) countUnread(ctx context.Context, userID string, chatIDs []string, also func(chat.Message) bool) (map[string]int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -467,7 +474,7 @@ func (s *Store) UnreadCounts(ctx context.Context, userID string, chatIDs []strin
 		}
 		var n int64
 		for _, m := range st.messages[st.firstAbove(st.chat.Members[i].LastReadSeq):] {
-			if m.Sender != userID && !m.Deleted {
+			if m.Sender != userID && !m.Deleted && also(m) {
 				n++
 			}
 		}

@@ -108,28 +108,5 @@ func (s *Store) ListReplies(ctx context.Context, chatID string, parentSeq int64,
 // UnreadMentions implements chat.MentionStore. Like UnreadCounts, it
 // walks the messages after the marker.
 func (s *Store) UnreadMentions(ctx context.Context, userID string, chatIDs []string) (map[string]int64, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make(map[string]int64, len(chatIDs))
-	for _, id := range chatIDs {
-		st, ok := s.chats[id]
-		if !ok {
-			continue
-		}
-		i, ok := st.member(userID)
-		if !ok {
-			continue
-		}
-		var n int64
-		for _, m := range st.messages[st.firstAbove(st.chat.Members[i].LastReadSeq):] {
-			if m.Sender != userID && !m.Deleted && slices.Contains(m.Mentions, userID) {
-				n++
-			}
-		}
-		out[id] = n
-	}
-	return out, nil
+	return s.countUnread(ctx, userID, chatIDs, func(m chat.Message) bool { return slices.Contains(m.Mentions, userID) })
 }

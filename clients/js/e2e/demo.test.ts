@@ -1,7 +1,7 @@
 // Browser tests of the demo page, which is built on @embedchat/client,
 // against the real examples/server: two users in two browser contexts.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   DemoServer,
@@ -235,8 +235,11 @@ test('PostgreSQL: killing and restarting the server mid-conversation loses nothi
   assert.deepEqual(await messages(b), said);
 });
 
-test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
-  if (!(await needServices(t, true))) return;
+// aliceAndBobOnTwoServers starts two demo servers sharing PostgreSQL and
+// Redis and signs alice in on the first, bob on the second; undefined when
+// the services are missing (the test is skipped).
+async function aliceAndBobOnTwoServers(t: TestContext): Promise<[Page, Page] | undefined> {
+  if (!(await needServices(t, true))) return undefined;
   const args = ['-postgres', postgresURL, '-postgres-schema', freshSchema(t), '-redis', redisURL, '-redis-prefix', freshPrefix()];
   const one = await DemoServer.start(args);
   t.after(() => one.stop());
@@ -246,8 +249,13 @@ test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
   const bob = await signIn(browser, two, 'bob');
   t.after(() => alice.context.close());
   t.after(() => bob.context.close());
-  const a = alice.page;
-  const b = bob.page;
+  return [alice.page, bob.page];
+}
+
+test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
+  const pages = await aliceAndBobOnTwoServers(t);
+  if (!pages) return;
+  const [a, b] = pages;
 
   await a.fill('#group-members', 'bob');
   await a.fill('#group-title', 'Across servers');
@@ -284,18 +292,9 @@ test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
 });
 
 test('reactions, a reply in a thread and a mention, across two servers on PostgreSQL and Redis', async (t) => {
-  if (!(await needServices(t, true))) return;
-  const args = ['-postgres', postgresURL, '-postgres-schema', freshSchema(t), '-redis', redisURL, '-redis-prefix', freshPrefix()];
-  const one = await DemoServer.start(args);
-  t.after(() => one.stop());
-  const two = await DemoServer.start(args);
-  t.after(() => two.stop());
-  const alice = await signIn(browser, one, 'alice');
-  const bob = await signIn(browser, two, 'bob');
-  t.after(() => alice.context.close());
-  t.after(() => bob.context.close());
-  const a = alice.page;
-  const b = bob.page;
+  const pages = await aliceAndBobOnTwoServers(t);
+  if (!pages) return;
+  const [a, b] = pages;
 
   await a.fill('#group-members', 'bob');
   await a.fill('#group-title', 'Launch');
