@@ -103,6 +103,12 @@ CREATE TABLE reaction_events (
 -- A reply is added to its parent's thread; a mention of another user gets
 -- its ordinal. r_reply_to and r_mentions are the message's (the
 -- original's for a duplicate).
+--
+-- It repeats append_message's numbering rather than calling it: calling it
+-- and then setting reply_to and mentions would update the row just
+-- inserted, a second version of every such message and new entries in
+-- every index of messages. append_message itself stays as it is, since
+-- the previous release and write_batch call it.
 CREATE FUNCTION send_message(
     p_chat_id    text,
     p_sender     text,
