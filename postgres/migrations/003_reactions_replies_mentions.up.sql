@@ -8,10 +8,6 @@
 -- messages leave the new columns NULL, which means "no reply, no mentions".
 SET LOCAL lock_timeout = '2s';
 
--- reply_to is the seq of the message replied to; mentions are the user ids
--- mentioned, sorted, the sender's own included if they named themself.
-ALTER TABLE messages ADD COLUMN reply_to bigint, ADD COLUMN mentions text[];
-
 -- The thread index: the replies of a parent, by seq. A reply's reply_to
 -- column says the same; this table is what ListReplies walks, so that
 -- messages needs no new index (which would have to be built CONCURRENTLY).
@@ -313,3 +309,9 @@ BEGIN
     r_status := 'changed';
 END
 $$;
+
+-- reply_to is the seq of the message replied to; mentions are the user ids
+-- mentioned, sorted, the sender's own included if they named themself.
+-- Last, because its ACCESS EXCLUSIVE lock on messages, which stops every
+-- read of the table, is held until the migration commits.
+ALTER TABLE messages ADD COLUMN reply_to bigint, ADD COLUMN mentions text[];
