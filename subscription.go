@@ -23,8 +23,8 @@ type Subscription struct {
 	user      string
 	positions map[string]int64
 	done      chan struct{}
-	// ready signals Next that the queue or the ephemeral lane holds an
-	// event.
+	// ready, made by the first Next that waits, signals that the queue or
+	// the ephemeral lane holds an event.
 	ready chan struct{}
 	// notify, when set, is called under mu whenever an event is queued
 	// for the reader and when the subscription ends: the WebSocket
@@ -119,7 +119,6 @@ func (s *Service) subscribe(_ context.Context, userID string, positions map[stri
 		user:      userID,
 		positions: pos,
 		done:      make(chan struct{}),
-		ready:     make(chan struct{}, 1),
 		notify:    notify,
 		holdAll:   true,
 		running:   true,
@@ -153,6 +152,7 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 }
 
 func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
+	ready := sub.readyChan() // before poll, so no event goes unsignalled
 	for {
 		select {
 		case <-sub.done:
@@ -163,7 +163,7 @@ func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
 			return d, nil
 		}
 		select {
-		case <-sub.ready:
+		case <-ready:
 		case <-sub.done:
 			return nil, sub.Err()
 		case <-ctx.Done():
@@ -238,11 +238,23 @@ func (sub *Subscription) pushLocked(d *delivery) {
 	sub.readyLocked()
 }
 
+// readyChan returns ready, made on first use.
+func (sub *Subscription) readyChan() chan struct{} {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.ready == nil {
+		sub.ready = make(chan struct{}, 1)
+	}
+	return sub.ready
+}
+
 // readyLocked tells the reader that an event waits.
 func (sub *Subscription) readyLocked() {
-	select {
-	case sub.ready <- struct{}{}:
-	default:
+	if sub.ready != nil {
+		select {
+		case sub.ready <- struct{}{}:
+		default:
+		}
 	}
 	if sub.notify != nil {
 		sub.notify()
@@ -599,6 +611,7 @@ func (sub *Subscription) run() {
 	if err := sub.resume(); err != nil {
 		sub.fail(err)
 	}
+	sub.positions = nil // the resume's alone
 	sub.work()
 }
 

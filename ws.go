@@ -151,7 +151,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The connection lives on in a goroutine of its own, and the handler
 	// returns: net/http's goroutine, its buffers and the request go now
-	// rather than when the connection ends. The context keeps the
+	// rather than when the connection ends. The handshake keeps the
 	// request's values, not its end.
 	go c.serve(context.WithoutCancel(r.Context()))
 }
@@ -208,6 +208,12 @@ func (s *Service) trackHandler() bool {
 	return true
 }
 
+// connContext is the context of a connection's reads and writes once
+// resumed. It has no end, so that Read sets up no timer per call and the
+// connection keeps nothing of the request: closing the connection ends
+// Read, and each write has its own timeout.
+var connContext = context.Background()
+
 // wsConn is one WebSocket connection. An idle one holds a single
 // goroutine, the reader. Its writer runs only while there is something to
 // write: the subscription starts it when an event is queued or when it
@@ -219,7 +225,6 @@ type wsConn struct {
 	user   string
 	frames *rate.Limiter // nil: no bound
 	spool  *spoolConn    // nil if the connection was not hijacked through spoolingWriter
-	ctx    context.Context
 	// stopShutdown stops the close on Shutdown of a connection without
 	// a subscription.
 	stopShutdown func() bool
@@ -238,10 +243,7 @@ func (c *wsConn) allowFrame() bool {
 }
 
 // serve runs the handshake, then hands the connection to its reader.
-// ctx has no end (Read would set up a timer per call for one): closing
-// the connection ends Read.
 func (c *wsConn) serve(ctx context.Context) {
-	c.ctx = ctx
 	// Shutdown closes subscriptions, but a connection still waiting for
 	// its resume frame has none yet.
 	c.stopShutdown = context.AfterFunc(c.h.svc.closing, func() {
@@ -271,7 +273,7 @@ func (c *wsConn) serve(ctx context.Context) {
 
 // read reads client frames until the connection ends.
 func (c *wsConn) read() {
-	c.readLoop(c.ctx, c.sub)
+	c.readLoop(connContext, c.sub)
 	<-c.closed
 	c.end()
 }
@@ -478,7 +480,7 @@ func (c *wsConn) flush() (websocket.StatusCode, string) {
 			return c.closeFor(err)
 		}
 		if c.pingDue.Swap(false) {
-			pctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.WriteTimeout)
+			pctx, cancel := context.WithTimeout(connContext, c.h.cfg.WriteTimeout)
 			err := c.conn.Ping(pctx)
 			cancel()
 			if err != nil {
@@ -502,7 +504,7 @@ func (c *wsConn) send(d *delivery) (websocket.StatusCode, string) {
 	// ends the connection meanwhile finds the spool at a frame boundary,
 	// with room for the close frame.
 	if c.spool != nil {
-		if err := c.spool.waitRoom(c.ctx, c.sub.done); errors.Is(err, errWriteStalled) {
+		if err := c.spool.waitRoom(connContext, c.sub.done); errors.Is(err, errWriteStalled) {
 			return websocket.StatusPolicyViolation, "write timeout"
 		}
 	}
@@ -514,7 +516,7 @@ func (c *wsConn) send(d *delivery) (websocket.StatusCode, string) {
 		c.h.svc.log.Error("chat: encoding event", "err", err)
 		return websocket.StatusInternalError, "internal error"
 	}
-	if err := c.writeFrame(c.ctx, data); err != nil {
+	if err := c.writeFrame(connContext, data); err != nil {
 		if s := websocket.CloseStatus(err); s != -1 {
 			return s, ""
 		}

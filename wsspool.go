@@ -41,7 +41,7 @@ const spoolPiece = 16 << 10
 // ones are read past the buffer), and writes go to the spool, which holds
 // whole frames anyway: net/http's 4 KiB buffers would mostly be an idle
 // connection's memory.
-const wsBufferSize = 512
+const wsBufferSize = 256
 
 // spoolConn is a net.Conn whose writes go to the spool. Its pump
 // goroutine runs only while there is something to write, and it lets its
@@ -50,14 +50,16 @@ const wsBufferSize = 512
 type spoolConn struct {
 	net.Conn
 	timeout time.Duration // for the client to take one piece; also the linger
-	room    chan struct{} // the pump wrote a piece
-	stalled chan struct{} // closed when a piece took longer than timeout
 	onStall func()        // called once stalled is closed, if set
 	stall   sync.Once
 	pumps   sync.WaitGroup
 	unread  []byte // what the HTTP server had read past the handshake; reader only
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// room and stalled are made with the first pump: a connection that
+	// never wrote needs neither.
+	room     chan struct{} // the pump wrote a piece
+	stalled  chan struct{} // closed when a piece took longer than timeout
 	buf      []byte // written, not yet taken by the pump
 	spare    []byte
 	inflight int // bytes the pump has taken and not yet written
@@ -68,13 +70,7 @@ type spoolConn struct {
 }
 
 func newSpoolConn(c net.Conn, timeout time.Duration, onStall func()) *spoolConn {
-	return &spoolConn{
-		Conn:    c,
-		timeout: timeout,
-		room:    make(chan struct{}, 1),
-		stalled: make(chan struct{}),
-		onStall: onStall,
-	}
+	return &spoolConn{Conn: c, timeout: timeout, onStall: onStall}
 }
 
 // Read returns what the HTTP server had read past the handshake first.
@@ -109,6 +105,10 @@ func (s *spoolConn) Write(p []byte) (int, error) {
 	}
 	s.buf = append(s.buf, p...)
 	if !s.pumping {
+		if s.room == nil {
+			s.room = make(chan struct{}, 1)
+			s.stalled = make(chan struct{})
+		}
 		s.pumping = true
 		s.pumps.Add(1)
 		go s.pump()
@@ -139,29 +139,18 @@ func (s *spoolConn) Close() error {
 // wait waits for the pump to finish.
 func (s *spoolConn) wait() { s.pumps.Wait() }
 
-// pending returns the bytes not yet written to the socket.
-func (s *spoolConn) pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.buf) + s.inflight
-}
-
 // isStalled reports whether a piece took the client longer than the
 // timeout.
 func (s *spoolConn) isStalled() bool {
+	s.mu.Lock()
+	stalled := s.stalled
+	s.mu.Unlock()
 	select {
-	case <-s.stalled:
+	case <-stalled:
 		return true
 	default:
 		return false
 	}
-}
-
-// failed reports whether the socket refused a write.
-func (s *spoolConn) failed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err != nil
 }
 
 // pump writes the spool to the socket until it is empty.
@@ -231,12 +220,15 @@ var errWriteStalled = errors.New("chat: websocket write stalled")
 // and returns early without error when stop is closed.
 func (s *spoolConn) waitRoom(ctx context.Context, stop <-chan struct{}) error {
 	for {
-		if s.pending() <= spoolWatermark || s.failed() {
+		s.mu.Lock()
+		pending, failed, room, stalled := len(s.buf)+s.inflight, s.err != nil, s.room, s.stalled
+		s.mu.Unlock()
+		if pending <= spoolWatermark || failed {
 			return nil
 		}
 		select {
-		case <-s.room:
-		case <-s.stalled:
+		case <-room:
+		case <-stalled:
 			return errWriteStalled
 		case <-stop:
 			return nil
