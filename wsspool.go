@@ -60,7 +60,7 @@ type spoolConn struct {
 	// never wrote needs neither.
 	room     chan struct{} // the pump wrote a piece
 	stalled  chan struct{} // closed when a piece took longer than timeout
-	buf      []byte // written, not yet taken by the pump
+	buf      []byte        // written, not yet taken by the pump
 	spare    []byte
 	inflight int // bytes the pump has taken and not yet written
 	pumping  bool
