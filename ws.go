@@ -73,7 +73,9 @@ type WebSocketConfig struct {
 
 // NewWebSocketHandler returns the WebSocket endpoint of svc. Mount it at
 // one path; each connection carries one user's events, as described in
-// docs/protocol.md.
+// docs/protocol.md. ServeHTTP returns once the connection is upgraded:
+// the connection lives on in a goroutine of its own until it ends, and
+// Service.Shutdown waits for it.
 func NewWebSocketHandler(svc *Service, cfg WebSocketConfig) http.Handler {
 	if cfg.ResumeTimeout <= 0 {
 		cfg.ResumeTimeout = DefaultResumeTimeout
@@ -267,7 +269,8 @@ func (c *wsConn) serve(ctx context.Context) {
 	c.kick()
 	// The reader is the one goroutine an idle connection keeps. A fresh
 	// one has a small stack, where this one's grew for the handshake; and
-	// the runtime shrinks a stack only while a quarter of it is unused.
+	// the runtime halves a stack at GC only while less than a quarter of
+	// it is in use.
 	go c.read()
 }
 
