@@ -31,6 +31,10 @@ const spoolWatermark = 64 << 10
 // grown by a burst, go back to the garbage collector.
 const spoolKeep = 8 << 10
 
+// spoolBuffers holds the buffers of spools gone idle, for the next burst
+// of any connection: an idle connection keeps none.
+var spoolBuffers sync.Pool // of *[]byte
+
 // spoolPiece is the most the spool writes to the socket at once: the
 // client must take each piece within WriteTimeout.
 const spoolPiece = 16 << 10
@@ -103,6 +107,11 @@ func (s *spoolConn) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, net.ErrClosed
 	}
+	if s.buf == nil {
+		if b, ok := spoolBuffers.Get().(*[]byte); ok {
+			s.buf = (*b)[:0]
+		}
+	}
 	s.buf = append(s.buf, p...)
 	if !s.pumping {
 		if s.room == nil {
@@ -173,7 +182,10 @@ func (s *spoolConn) pump() {
 		chunk := s.buf
 		s.buf, s.spare = s.spare[:0], nil
 		if len(chunk) == 0 {
-			s.buf = nil // an idle connection keeps no buffer
+			if b := s.buf; cap(b) > 0 {
+				spoolBuffers.Put(&b)
+			}
+			s.buf = nil
 			s.pumping = false
 			closed := s.closed
 			s.mu.Unlock()
