@@ -97,6 +97,20 @@ func (s *Store) SearchMessages(ctx context.Context, userID string, q chat.Messag
 	if q.Limit <= 0 || len(q.Terms) == 0 {
 		return []chat.Message{}, nil
 	}
+	query, args := s.searchStatement(userID, q)
+	var rows []messageRow
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	msgs := make([]chat.Message, len(rows))
+	for i, r := range rows {
+		msgs[i] = r.message()
+	}
+	return msgs, nil
+}
+
+// searchStatement returns the statement and arguments of SearchMessages.
+func (s *Store) searchStatement(userID string, q chat.MessageSearch) (string, []any) {
 	args := []any{userID, tsquery(q.Terms), q.Limit}
 	var query string
 	switch {
@@ -114,13 +128,5 @@ func (s *Store) SearchMessages(ctx context.Context, userID string, q chat.Messag
 	if q.After != nil {
 		args = append(args, q.After.CreatedAt, q.After.ChatID, q.After.Seq)
 	}
-	var rows []messageRow
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
-		return nil, wrapErr(op, err)
-	}
-	msgs := make([]chat.Message, len(rows))
-	for i, r := range rows {
-		msgs[i] = r.message()
-	}
-	return msgs, nil
+	return query, args
 }
