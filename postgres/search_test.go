@@ -81,3 +81,33 @@ func TestMigrationStallOfSearchIndexes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, hits, min(stall.reads+1, 10), "the messages sent during the build are in the index")
 }
+
+func TestConfigSearchConfigMustBeAName(t *testing.T) {
+	db, err := sqlx.Open("postgres", "postgres://127.0.0.1:1/unused") // New does not connect.
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	for _, name := range []string{"", "simple", "english", "pg_catalog.english", "my_schema.my_config2"} {
+		s, err := New(db, Config{SearchConfig: name})
+		require.NoError(t, err, "%q", name)
+		require.NoError(t, s.Close())
+	}
+	for _, name := range []string{"English", "english;drop table x", "a.b.c", "'simple'", "1simple", ".simple"} {
+		_, err := New(db, Config{SearchConfig: name})
+		require.Error(t, err, "%q", name)
+	}
+}
+
+func TestSearchStatementInlinesTheConfiguration(t *testing.T) {
+	db, err := sqlx.Open("postgres", "postgres://127.0.0.1:1/unused")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	s, err := New(db, Config{SearchConfig: "english"})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	query, args := s.searchStatement("u", chat.MessageSearch{Terms: []string{"lun", "fri"}, ChatID: "c", Limit: 5,
+		After: &chat.SearchPosition{CreatedAt: time.Unix(1, 0), ChatID: "c", Seq: 3}})
+	require.Contains(t, query, `to_tsvector('english'::regconfig, m.text) @@ to_tsquery('english'::regconfig, $2)`)
+	require.Contains(t, query, "mb.chat_id = $4")
+	require.Contains(t, query, "< ($5, $6, $7)")
+	require.Equal(t, []any{"u", "'lun':* & 'fri':*", 5, "c", time.Unix(1, 0), "c", int64(3)}, args)
+}
