@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultResumeConcurrency is the default of Config.ResumeConcurrency.
@@ -26,8 +27,12 @@ const maxReadBatch = 1000
 // A batch takes keys until a slot frees up for it: the longer the Store
 // takes, the more each call carries, without a timer.
 type resumeReads struct {
-	h        *hub
-	slots    chan struct{} // a token per call in flight
+	h     *hub
+	slots chan struct{} // a token per call in flight
+	// waiting counts the reads under way: waiting for a batch, for a
+	// slot, or for the Store; a read is no longer counted once its
+	// answer is there. (One that spans two batches counts twice.)
+	waiting  atomic.Int64
 	chatIDs  coalescer[[]string]
 	lastSeqs coalescer[int64]
 }
@@ -62,11 +67,15 @@ func (r *resumeReads) fetchChatIDs(ctx context.Context, users []string) (map[str
 
 // listEvents is Store.ListEvents within the bound on calls in flight.
 func (r *resumeReads) listEvents(ctx context.Context, chatID string, after int64, limit int) ([]Event, error) {
+	r.waiting.Add(1)
 	if err := r.acquire(ctx); err != nil {
+		r.waiting.Add(-1)
 		return nil, err
 	}
 	defer r.release()
-	return r.h.svc.store.ListEvents(ctx, chatID, after, limit)
+	evs, err := r.h.svc.store.ListEvents(ctx, chatID, after, limit)
+	r.waiting.Add(-1)
+	return evs, err
 }
 
 // acquire waits for a slot until ctx ends or the hub closes.
@@ -96,11 +105,12 @@ type coalescer[V any] struct {
 
 // readBatch is one Store call shared by the reads that joined it.
 type readBatch[V any] struct {
-	keys []string
-	has  map[string]bool
-	done chan struct{} // closed when got and err are set
-	got  map[string]V
-	err  error
+	keys    []string
+	has     map[string]bool
+	readers int           // reads that joined, counted in resumeReads.waiting
+	done    chan struct{} // closed when got and err are set
+	got     map[string]V
+	err     error
 }
 
 // read returns the values of keys, from the call of the open batch, or of
@@ -125,6 +135,10 @@ func (c *coalescer[V]) read(ctx context.Context, keys []string) (map[string]V, e
 			batches = append(batches, b)
 		}
 	}
+	for _, b := range batches {
+		b.readers++
+	}
+	c.r.waiting.Add(int64(len(batches)))
 	c.mu.Unlock()
 	for _, b := range batches {
 		select {
@@ -164,20 +178,30 @@ func (c *coalescer[V]) run(b *readBatch[V]) {
 		c.open = nil
 	}
 	c.mu.Unlock()
+	// No read joins b from now on.
 	if err != nil {
 		b.err = ErrClosed
-		close(b.done)
-		return
+	} else {
+		b.got, b.err = c.fetchWithin(b.keys)
 	}
+	// Its readers are no longer waiting once it is done, which is before
+	// its slot frees up for the next batch.
+	c.r.waiting.Add(-int64(b.readers))
+	close(b.done)
+	if err == nil {
+		c.r.release()
+	}
+}
+
+// fetchWithin calls fetch, bounded by ioTimeout.
+func (c *coalescer[V]) fetchWithin(keys []string) (map[string]V, error) {
 	ctx, cancel := c.r.h.ioContext()
-	b.got, b.err = c.fetch(ctx, b.keys)
-	timedOut := ctx.Err() != nil && c.r.h.ctx.Err() == nil
-	cancel()
-	c.r.release()
-	if b.err != nil && timedOut && !errors.Is(b.err, ErrUnavailable) {
+	defer cancel()
+	got, err := c.fetch(ctx, keys)
+	if err != nil && ctx.Err() != nil && c.r.h.ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 		// A Store that does not answer within ioTimeout is as good as
 		// unreachable: the client is told to come back later.
-		b.err = fmt.Errorf("%w: no answer within %s: %w", ErrUnavailable, ioTimeout, b.err)
+		err = fmt.Errorf("%w: no answer within %s: %w", ErrUnavailable, ioTimeout, err)
 	}
-	close(b.done)
+	return got, err
 }
