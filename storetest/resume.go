@@ -15,12 +15,7 @@ func testChatIDsOf(f *fixture) {
 	if !ok {
 		f.t.Skip("the Store is no chat.ChatIDsBatcher")
 	}
-	f.group("g1", f.at(0), "alice", "bob")
-	f.group("g2", f.at(1), "bob")
-	f.createChat(newDirect("d1", f.at(2), "carol", "alice"), "alice:carol")
-	f.group("g3", f.at(3), "bob", "dave")
-	_, err := f.store.RemoveMember(f.ctx, chat.MemberChange{ChatID: "g3", ActorID: "dave", UserID: "dave", At: f.at(4)})
-	require.NoError(f.t, err)
+	f.chatsOfFourUsers()
 
 	got, err := batcher.ChatIDsOf(f.ctx, []string{"alice", "bob", "carol", "dave", "nobody"})
 	require.NoError(f.t, err)
@@ -38,4 +33,15 @@ func testChatIDsOf(f *fixture) {
 	got, err = batcher.ChatIDsOf(f.ctx, nil)
 	require.NoError(f.t, err)
 	assert.Empty(f.t, got)
+}
+
+// chatsOfFourUsers puts alice in g1 and d1, bob in g1, g2 and g3, carol in
+// d1, and dave in no chat: he left g3.
+func (f *fixture) chatsOfFourUsers() {
+	f.group("g1", f.at(0), "alice", "bob")
+	f.group("g2", f.at(1), "bob")
+	f.createChat(newDirect("d1", f.at(2), "carol", "alice"), "alice:carol")
+	f.group("g3", f.at(3), "bob", "dave")
+	_, err := f.store.RemoveMember(f.ctx, chat.MemberChange{ChatID: "g3", ActorID: "dave", UserID: "dave", At: f.at(4)})
+	require.NoError(f.t, err)
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command chatstorm measures a resume storm: a node that has just started
 // and every client reconnecting to it at once, each listing its position in
 // every chat it is in. It seeds users in groups, starts a fresh Service
@@ -20,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -39,7 +42,19 @@ func main() {
 	flag.StringVar(&backends, "backend", backends, "comma-separated: memory, postgres")
 	flag.StringVar(&cfg.PostgresURL, "postgres", cfg.PostgresURL, "PostgreSQL URL")
 	flag.StringVar(&cfg.RedisURL, "redis", cfg.RedisURL, "Redis URL for the postgres run's Broker; empty for the in-memory Broker")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chatstorm:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	ok := true
 	for _, b := range strings.Split(backends, ",") {
@@ -53,6 +68,7 @@ func main() {
 		ok = ok && rep.ok()
 	}
 	if !ok {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

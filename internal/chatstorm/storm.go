@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -41,6 +44,7 @@ type report struct {
 	elapsed  time.Duration   // from the first dial to the last resumed
 	calls    map[string]int  // Store calls by method
 	load     string          // /proc/loadavg before the storm
+	cpu      time.Duration   // the process's CPU time during the storm, clients included
 	pg       *pgFigures      // nil for the memory backend
 }
 
@@ -59,7 +63,7 @@ func (r *report) write(w io.Writer) {
 	c := r.cfg
 	fmt.Fprintf(w, "chatstorm backend=%s users=%d groups/user=%d group-size=%d chats=%d spread=%s resume-concurrency=%d\n",
 		c.Backend, c.Users, c.Groups, c.GroupSize, r.chats, c.Spread, c.ResumeConcurrency)
-	fmt.Fprintf(w, "  load average before: %s\n", r.load)
+	fmt.Fprintf(w, "  load average before: %s; CPU used during the storm (clients and node): %s\n", r.load, r.cpu.Round(10*time.Millisecond))
 	fmt.Fprintf(w, "  resumed: %d/%d in %s (first dial to last resumed)\n", len(r.resumed), c.Users, r.elapsed.Round(time.Millisecond))
 	if len(r.resumed) > 0 {
 		d := slices.Clone(r.resumed)
@@ -221,7 +225,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		rep.load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
+	cpu0 := cpuTime()
 	rep.resumed, rep.elapsed = storm(ctx, cfg, "ws://"+ln.Addr().String(), positions, rep.failures)
+	rep.cpu = cpuTime() - cpu0
 	close(stopSampling)
 	calls.mu.Lock()
 	rep.calls = calls.calls
@@ -435,4 +441,13 @@ func mustJSON(v any) []byte {
 		panic(err) // a map of strings to numbers always encodes
 	}
 	return b
+}
+
+// cpuTime returns the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
