@@ -401,6 +401,9 @@ func storm(ctx context.Context, cfg config, wsURL string, positions map[string]m
 	}
 	done.Wait()
 	hold.Done()
+	if lastResumed.IsZero() {
+		return resumed, 0
+	}
 	return resumed, lastResumed.Sub(start)
 }
 
