@@ -73,9 +73,22 @@ func (r *resumeReads) listEvents(ctx context.Context, chatID string, after int64
 		return nil, err
 	}
 	defer r.release()
+	ctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
 	evs, err := r.h.svc.store.ListEvents(ctx, chatID, after, limit)
 	r.waiting.Add(-1)
-	return evs, err
+	return evs, r.timedOut(ctx, err)
+}
+
+// timedOut adds ErrUnavailable to err when the call failed because ctx,
+// bounded by ioTimeout, ran out (and not because the hub closed): a Store
+// that does not answer within ioTimeout is as good as unreachable, and
+// the client is told to come back later.
+func (r *resumeReads) timedOut(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) || r.h.ctx.Err() != nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: no answer within %s: %w", ErrUnavailable, ioTimeout, err)
 }
 
 // acquire waits for a slot until ctx ends or the hub closes.
@@ -198,10 +211,5 @@ func (c *coalescer[V]) fetchWithin(keys []string) (map[string]V, error) {
 	ctx, cancel := c.r.h.ioContext()
 	defer cancel()
 	got, err := c.fetch(ctx, keys)
-	if err != nil && ctx.Err() != nil && c.r.h.ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
-		// A Store that does not answer within ioTimeout is as good as
-		// unreachable: the client is told to come back later.
-		err = fmt.Errorf("%w: no answer within %s: %w", ErrUnavailable, ioTimeout, err)
-	}
-	return got, err
+	return got, c.r.timedOut(ctx, err)
 }
