@@ -45,6 +45,7 @@ type report struct {
 	calls    map[string]int  // Store calls by method
 	load     string          // /proc/loadavg before the storm
 	cpu      time.Duration   // the process's CPU time during the storm, clients included
+	runWait  time.Duration   // how long its threads waited for a CPU meanwhile (Linux)
 	pg       *pgFigures      // nil for the memory backend
 }
 
@@ -63,7 +64,8 @@ func (r *report) write(w io.Writer) {
 	c := r.cfg
 	fmt.Fprintf(w, "chatstorm backend=%s users=%d groups/user=%d group-size=%d chats=%d spread=%s resume-concurrency=%d\n",
 		c.Backend, c.Users, c.Groups, c.GroupSize, r.chats, c.Spread, c.ResumeConcurrency)
-	fmt.Fprintf(w, "  load average before: %s; CPU used during the storm (clients and node): %s\n", r.load, r.cpu.Round(10*time.Millisecond))
+	fmt.Fprintf(w, "  load average before: %s; CPU used during the storm (clients and node): %s; waited for a CPU: %s\n",
+		r.load, r.cpu.Round(10*time.Millisecond), r.runWait.Round(10*time.Millisecond))
 	fmt.Fprintf(w, "  resumed: %d/%d in %s (first dial to last resumed)\n", len(r.resumed), c.Users, r.elapsed.Round(time.Millisecond))
 	if len(r.resumed) > 0 {
 		d := slices.Clone(r.resumed)
@@ -225,9 +227,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		rep.load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
-	cpu0 := cpuTime()
+	cpu0, wait0 := cpuTime(), runQueueWait()
 	rep.resumed, rep.elapsed = storm(ctx, cfg, "ws://"+ln.Addr().String(), positions, rep.failures)
-	rep.cpu = cpuTime() - cpu0
+	rep.cpu, rep.runWait = cpuTime()-cpu0, runQueueWait()-wait0
 	close(stopSampling)
 	calls.mu.Lock()
 	rep.calls = calls.calls
@@ -453,4 +455,28 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runQueueWait returns how long the process's threads have waited on a
+// run queue, from /proc (the second field of each thread's schedstat); 0
+// where there is none.
+func runQueueWait() time.Duration {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			var ns int64
+			if _, err := fmt.Sscan(f[1], &ns); err == nil {
+				total += time.Duration(ns)
+			}
+		}
+	}
+	return total
 }
