@@ -291,27 +291,27 @@ const (
 // such as bots. Every method takes the acting user explicitly and enforces
 // membership itself. A Service is safe for concurrent use.
 type Service struct {
-	store             Store // backend, observed when an Observer or Tracer is set
-	backend           Store // the Store as configured, for optional interfaces
-	broker            Broker
-	log               *slog.Logger
-	limits            Limits
-	replayLimit       int
-	queueSize         int
-	now               func() time.Time
-	hub               *hub
-	hooks             Hooks
-	after             *afterSend
-	sendLimit         *userLimiter
-	createLimit       *userLimiter
-	memberLimit       *userLimiter
-	observer          Observer
-	tracer            Tracer
-	drainDelay        time.Duration
-	publishQueueSize  int
-	typingInterval    time.Duration
-	resumeConcurrency int
-	flow              flowCounts
+	store            Store // backend, observed when an Observer or Tracer is set
+	backend          Store // the Store as configured, for optional interfaces
+	broker           Broker
+	log              *slog.Logger
+	limits           Limits
+	replayLimit      int
+	queueSize        int
+	now              func() time.Time
+	hub              *hub
+	hooks            Hooks
+	after            *afterSend
+	sendLimit        *userLimiter
+	createLimit      *userLimiter
+	memberLimit      *userLimiter
+	observer         Observer
+	tracer           Tracer
+	drainDelay       time.Duration
+	publishQueueSize int
+	typingInterval   time.Duration
+	resumeSlots      int // Config.ResumeConcurrency
+	flow             flowCounts
 
 	mu       sync.Mutex
 	closed   bool
@@ -336,21 +336,21 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("chat: Config.ReplayLimit, Config.QueueSize, Config.PublishQueueSize and Config.ResumeConcurrency must not be negative")
 	}
 	s := &Service{
-		store:             cfg.Store,
-		backend:           cfg.Store,
-		drainDelay:        cfg.DrainDelay,
-		broker:            cfg.Broker,
-		log:               cfg.Logger,
-		limits:            cfg.Limits.withDefaults(),
-		replayLimit:       cfg.ReplayLimit,
-		queueSize:         cfg.QueueSize,
-		now:               time.Now,
-		hooks:             cfg.Hooks,
-		observer:          cfg.Observer,
-		tracer:            cfg.Tracer,
-		publishQueueSize:  cfg.PublishQueueSize,
-		typingInterval:    cfg.TypingInterval,
-		resumeConcurrency: cfg.ResumeConcurrency,
+		store:            cfg.Store,
+		backend:          cfg.Store,
+		drainDelay:       cfg.DrainDelay,
+		broker:           cfg.Broker,
+		log:              cfg.Logger,
+		limits:           cfg.Limits.withDefaults(),
+		replayLimit:      cfg.ReplayLimit,
+		queueSize:        cfg.QueueSize,
+		now:              time.Now,
+		hooks:            cfg.Hooks,
+		observer:         cfg.Observer,
+		tracer:           cfg.Tracer,
+		publishQueueSize: cfg.PublishQueueSize,
+		typingInterval:   cfg.TypingInterval,
+		resumeSlots:      cfg.ResumeConcurrency,
 	}
 	if s.observer != nil || s.tracer != nil {
 		s.store = &observedStore{s: s, store: cfg.Store}
@@ -377,8 +377,8 @@ func New(cfg Config) (*Service, error) {
 	if s.typingInterval == 0 {
 		s.typingInterval = DefaultTypingInterval
 	}
-	if s.resumeConcurrency == 0 {
-		s.resumeConcurrency = DefaultResumeConcurrency
+	if s.resumeSlots == 0 {
+		s.resumeSlots = DefaultResumeConcurrency
 	}
 	h, err := newHub(s)
 	if err != nil {

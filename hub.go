@@ -129,7 +129,7 @@ func newHub(s *Service) (*hub, error) {
 		baselineFailure: &readFailure{done: make(chan struct{})},
 	}
 	h.chats.h = h
-	h.reads = newResumeReads(h, s.resumeConcurrency)
+	h.reads = newResumeReads(h, s.resumeSlots)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if s.broker != nil {
 		sub, err := s.broker.NewSubscriber(brokerHandler{h})
