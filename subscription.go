@@ -922,11 +922,13 @@ func (sub *Subscription) join(ev Event) error {
 func (sub *Subscription) reconcileChats() error {
 	ctx, cancel := sub.contextUntilDone()
 	defer cancel()
-	ids, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	// Shared with the resumes and the other reconciliations under way: a
+	// Broker that lost every user topic makes them all reconcile at once.
+	all, err := sub.svc.hub.reads.chatIDs.read(ctx, []string{sub.user})
 	if err != nil {
 		return fmt.Errorf("chat: refresh chats: %w", err)
 	}
-	for _, id := range ids {
+	for _, id := range all[sub.user] {
 		sub.mu.Lock()
 		known := sub.following[id]
 		sub.mu.Unlock()
