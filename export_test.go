@@ -21,7 +21,7 @@ func WaitPublished(s *Service) {
 }
 
 // QueueLen returns how many events wait in sub's queue of stored events.
-func QueueLen(sub *Subscription) int { return len(sub.out) }
+func QueueLen(sub *Subscription) int { return sub.queued() }
 
 // ResumeReadsUnderWay returns how many reads of resuming subscriptions
 // (and of new streams' positions) wait for a batch, a slot or the Store,
