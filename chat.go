@@ -195,6 +195,15 @@ type Config struct {
 	// one user in one chat that a node fans out; typing signals in
 	// between are dropped. Default 2 s; negative disables the throttle.
 	TypingInterval time.Duration
+	// ResumeConcurrency bounds the Store calls that resuming
+	// subscriptions of the node make at once, replays included. Resumes
+	// that wait together share calls: their reads of chat ids become one
+	// call, and so do their reads of chat positions, so that clients all
+	// reconnecting after a restart queue in the node instead of opening a
+	// database session each. Keep it well below the Store's connection
+	// pool, which serves the sends too. Default 4
+	// (DefaultResumeConcurrency).
+	ResumeConcurrency int
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -301,6 +310,7 @@ type Service struct {
 	drainDelay       time.Duration
 	publishQueueSize int
 	typingInterval   time.Duration
+	resumeSlots      int // Config.ResumeConcurrency
 	flow             flowCounts
 
 	mu       sync.Mutex
@@ -322,8 +332,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("chat: Config.Store is required")
 	}
-	if cfg.ReplayLimit < 0 || cfg.QueueSize < 0 || cfg.PublishQueueSize < 0 {
-		return nil, errors.New("chat: Config.ReplayLimit, Config.QueueSize and Config.PublishQueueSize must not be negative")
+	if cfg.ReplayLimit < 0 || cfg.QueueSize < 0 || cfg.PublishQueueSize < 0 || cfg.ResumeConcurrency < 0 {
+		return nil, errors.New("chat: Config.ReplayLimit, Config.QueueSize, Config.PublishQueueSize and Config.ResumeConcurrency must not be negative")
 	}
 	s := &Service{
 		store:            cfg.Store,
@@ -340,6 +350,7 @@ func New(cfg Config) (*Service, error) {
 		tracer:           cfg.Tracer,
 		publishQueueSize: cfg.PublishQueueSize,
 		typingInterval:   cfg.TypingInterval,
+		resumeSlots:      cfg.ResumeConcurrency,
 	}
 	if s.observer != nil || s.tracer != nil {
 		s.store = &observedStore{s: s, store: cfg.Store}
@@ -365,6 +376,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.typingInterval == 0 {
 		s.typingInterval = DefaultTypingInterval
+	}
+	if s.resumeSlots == 0 {
+		s.resumeSlots = DefaultResumeConcurrency
 	}
 	h, err := newHub(s)
 	if err != nil {

@@ -220,3 +220,17 @@ type MessageQuery struct {
 	// means no bound.
 	Before int64
 }
+
+// ChatIDsBatcher is an optional ability of a Store: listing the chats of
+// many users in one call. When a node's connections resume at once, after
+// a restart, the Service reads their chats with it in a few calls instead
+// of one per connection; without it, it calls ChatIDs once per user.
+// storetest checks it when the Store has it.
+type ChatIDsBatcher interface {
+	// ChatIDsOf returns, for each user of userIDs, the ids of every chat
+	// they are a member of, in any order, as ChatIDs does for one user.
+	// Users in no chat may be left out of the map. It is called with up
+	// to a thousand users at once, so it must cost about one indexed read,
+	// not one per user.
+	ChatIDsOf(ctx context.Context, userIDs []string) (map[string][]string, error)
+}

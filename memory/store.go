@@ -204,6 +204,30 @@ func (s *Store) CountChats(ctx context.Context, userIDs []string) (map[string]in
 	return out, nil
 }
 
+var _ chat.ChatIDsBatcher = (*Store)(nil)
+
+// ChatIDsOf implements chat.ChatIDsBatcher.
+func (s *Store) ChatIDsOf(ctx context.Context, userIDs []string) (map[string][]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string][]string, len(userIDs))
+	for _, u := range userIDs {
+		ids := s.byUser[u]
+		if len(ids) == 0 {
+			continue
+		}
+		list := make([]string, 0, len(ids))
+		for id := range ids {
+			list = append(list, id)
+		}
+		out[u] = list
+	}
+	return out, nil
+}
+
 // LastSeqs implements chat.Store.
 func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int64, error) {
 	if err := ctx.Err(); err != nil {

@@ -264,12 +264,7 @@ func testCountChats(f *fixture) {
 	if !ok {
 		f.t.Skip("the Store is no chat.ChatCounter")
 	}
-	f.group("g1", f.at(0), "alice", "bob")
-	f.group("g2", f.at(1), "bob")
-	f.createChat(newDirect("d1", f.at(2), "carol", "alice"), "alice:carol")
-	f.group("g3", f.at(3), "bob", "dave")
-	_, err := f.store.RemoveMember(f.ctx, chat.MemberChange{ChatID: "g3", ActorID: "dave", UserID: "dave", At: f.at(4)})
-	require.NoError(f.t, err)
+	f.chatsOfFourUsers()
 
 	got, err := counter.CountChats(f.ctx, []string{"alice", "bob", "carol", "dave", "nobody"})
 	require.NoError(f.t, err)

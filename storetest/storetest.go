@@ -18,9 +18,9 @@ import (
 )
 
 // Run checks that the stores returned by newStore keep every clause of the
-// chat.Store contract, and of the optional abilities (chat.ChatCounter)
-// they have, each in its own subtest (CreateChat/..., AppendMessage/...
-// and so on), so that -run can select them.
+// chat.Store contract, and of the optional abilities (chat.ChatCounter,
+// chat.ChatIDsBatcher) they have, each in its own subtest (CreateChat/...,
+// AppendMessage/... and so on), so that -run can select them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
 // return an empty store that shares no data with any other store it has
@@ -142,6 +142,9 @@ var suite = []struct {
 	}},
 	{"CountChats", []subtest{
 		{"CountsEveryChatOfEachUser", testCountChats},
+	}},
+	{"ChatIDsOf", []subtest{
+		{"ReturnsEveryChatOfEachUser", testChatIDsOf},
 	}},
 	{"LastSeqs", []subtest{
 		{"ReturnsExistingChats", testLastSeqs},
