@@ -32,6 +32,10 @@ var (
 	// ErrSlowConsumer means a subscription was closed because its reader
 	// fell further behind than its queue allows.
 	ErrSlowConsumer = errors.New("chat: slow consumer")
+	// ErrNotSupported means the Store lacks the optional ability a request
+	// needs (RoleStore, SettingsStore, BlockStore); the HTTP handlers
+	// answer 501.
+	ErrNotSupported = errors.New("chat: not supported by this server's store")
 )
 
 // requestError carries a message meant for the client next to the sentinel
@@ -61,4 +65,12 @@ func clientMessage(err error) string {
 		return re.msg
 	}
 	return ""
+}
+
+func forbiddenf(format string, args ...any) error {
+	return &requestError{kind: ErrForbidden, msg: fmt.Sprintf(format, args...)}
+}
+
+func conflictf(format string, args ...any) error {
+	return &requestError{kind: ErrConflict, msg: fmt.Sprintf(format, args...)}
 }

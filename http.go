@@ -582,6 +582,7 @@ var errorCodes = []struct {
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", ""},
 	{ErrRejected, http.StatusUnprocessableEntity, "rejected", ""},
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
+	{ErrNotSupported, http.StatusNotImplemented, "not_implemented", ""},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 	{ErrClosed, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 }
