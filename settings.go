@@ -80,7 +80,8 @@ type SettingsStore interface {
 	SetSettings(ctx context.Context, c SettingsChange) (_ Event, changed bool, _ error)
 
 	// Settings returns userID's settings of each chat of chatIDs that
-	// they are a member of and have settings for; others are left out.
+	// they are a member of and have settings for, not all off; others
+	// are left out.
 	Settings(ctx context.Context, userID string, chatIDs []string) (map[string]MemberSettings, error)
 
 	// MutedMembers returns the members of chatID whose settings mute it

@@ -42,7 +42,7 @@ func (s *Store) Settings(ctx context.Context, userID string, chatIDs []string) (
 	out := make(map[string]chat.MemberSettings)
 	for _, id := range chatIDs {
 		if st, ok := s.chats[id]; ok {
-			if set, ok := st.settings[userID]; ok {
+			if set, ok := st.settings[userID]; ok && set != (chat.MemberSettings{}) {
 				out[id] = copySettings(set)
 			}
 		}
