@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -39,8 +40,9 @@ type BlockStore interface {
 
 	// DirectBlocking is Blocking for userID and the other member of
 	// chatID, when chatID is a direct chat and userID one of its members;
-	// otherwise both are false.
-	DirectBlocking(ctx context.Context, chatID, userID string) (blocks, blockedBy bool, _ error)
+	// otherwise both are false. group reports whether chatID is a group,
+	// which no block concerns, so that callers may stop asking about it.
+	DirectBlocking(ctx context.Context, chatID, userID string) (group, blocks, blockedBy bool, _ error)
 }
 
 func (s *Service) blockStore() (BlockStore, error) {
@@ -129,17 +131,47 @@ func (s *Service) blockCall(userID, other string) (BlockStore, error) {
 
 // checkDirectBlock refuses a send by userID into direct chat chatID while
 // either member blocks the other. A send racing a block may still be
-// stored: the check is not atomic with the append.
+// stored: the check is not atomic with the append. Groups are remembered,
+// so that sends into them ask the Store once per node.
 func (s *Service) checkDirectBlock(ctx context.Context, userID, chatID string) error {
 	bs, ok := s.backend.(BlockStore)
-	if !ok {
+	if !ok || s.groups.has(chatID) {
 		return nil
 	}
-	blocks, blockedBy, err := bs.DirectBlocking(ctx, chatID, userID)
+	group, blocks, blockedBy, err := bs.DirectBlocking(ctx, chatID, userID)
 	if err != nil {
 		return fmt.Errorf("chat: send message: %w", err)
 	}
+	if group {
+		s.groups.add(chatID)
+	}
 	return blockError(blocks, blockedBy)
+}
+
+// groupSet remembers ids of group chats, which no block concerns; a
+// chat's kind never changes. It forgets them all past maxKnownGroups, so
+// that it stays bounded.
+type groupSet struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+const maxKnownGroups = 100_000
+
+func (g *groupSet) has(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.ids[id]
+	return ok
+}
+
+func (g *groupSet) add(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ids == nil || len(g.ids) >= maxKnownGroups {
+		g.ids = make(map[string]struct{})
+	}
+	g.ids[id] = struct{}{}
 }
 
 // checkPairBlock refuses a direct chat between userID and other while

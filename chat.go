@@ -324,6 +324,7 @@ type Service struct {
 	publishQueueSize int
 	typingInterval   time.Duration
 	flow             flowCounts
+	groups           groupSet // chats known to be groups, for checkDirectBlock
 
 	mu       sync.Mutex
 	closed   bool

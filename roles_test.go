@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -326,4 +327,38 @@ func TestFeatureWithoutAbilitiesAnswers501(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, featRemove(srv, "alice", g.ID, "carol").Status)
 	require.Empty(t, listChatIDs(t, srv, "alice", "?archived=only"), "without settings no chat is archived")
 	require.Equal(t, []string{g.ID}, listChatIDs(t, srv, "alice", "?archived=exclude"))
+}
+
+// countingBlocks counts the Store's DirectBlocking calls.
+type countingBlocks struct {
+	*memory.Store
+	calls atomic.Int64
+}
+
+func (c *countingBlocks) DirectBlocking(ctx context.Context, chatID, userID string) (bool, bool, bool, error) {
+	c.calls.Add(1)
+	return c.Store.DirectBlocking(ctx, chatID, userID)
+}
+
+// Sends into a group ask the Store about blocks once per node; sends into
+// a direct chat every time.
+func TestBlockCheckAsksOncePerGroup(t *testing.T) {
+	t.Parallel()
+	store := &countingBlocks{Store: memory.NewStore()}
+	svc := chattest.NewService(t, chat.Config{Store: store})
+	ctx := t.Context()
+	g, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	d, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindDirect, Members: []string{"bob"}})
+	require.NoError(t, err)
+	for range 3 {
+		_, _, err := svc.SendMessage(ctx, "alice", g.ID, chat.SendMessageRequest{Text: "hi"})
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(1), store.calls.Load())
+	for range 3 {
+		_, _, err := svc.SendMessage(ctx, "alice", d.ID, chat.SendMessageRequest{Text: "hi"})
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(4), store.calls.Load())
 }

@@ -79,24 +79,27 @@ func (s *Store) blocking(a, b string) (aBlocksB, bBlocksA bool) {
 }
 
 // DirectBlocking implements chat.BlockStore.
-func (s *Store) DirectBlocking(ctx context.Context, chatID, userID string) (bool, bool, error) {
+func (s *Store) DirectBlocking(ctx context.Context, chatID, userID string) (bool, bool, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, false, err
+		return false, false, false, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st, ok := s.chats[chatID]
-	if !ok || st.chat.Kind != chat.KindDirect {
-		return false, false, nil
+	if !ok {
+		return false, false, false, nil
+	}
+	if st.chat.Kind != chat.KindDirect {
+		return true, false, false, nil
 	}
 	if _, ok := st.member(userID); !ok {
-		return false, false, nil
+		return false, false, false, nil
 	}
 	for _, m := range st.chat.Members {
 		if m.UserID != userID {
 			ab, ba := s.blocking(userID, m.UserID)
-			return ab, ba, nil
+			return false, ab, ba, nil
 		}
 	}
-	return false, false, nil
+	return false, false, false, nil
 }

@@ -28,7 +28,7 @@ func BenchmarkDirectSendBlockCheck(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				if check {
-					blocks, blockedBy, err := s.DirectBlocking(b.Context(), "d1", "u0")
+					_, blocks, blockedBy, err := s.DirectBlocking(b.Context(), "d1", "u0")
 					require.NoError(b, err)
 					require.False(b, blocks || blockedBy)
 				}

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/embedchat/chat"
@@ -20,15 +22,19 @@ const blockingSQL = `
 SELECT EXISTS (SELECT FROM {schema}.blocks WHERE user_id = $1 AND blocked = $2),
 	EXISTS (SELECT FROM {schema}.blocks WHERE user_id = $2 AND blocked = $1)`
 
-// directBlockingSQL finds the other member of a direct chat that $2 is in
-// and the blocks between them; no row when there is no such chat.
+// directBlockingSQL tells whether chat $1 is a group and, for a direct
+// chat that $2 is in, the blocks between $2 and the other member; no row
+// when there is no such chat.
 const directBlockingSQL = `
-SELECT EXISTS (SELECT FROM {schema}.blocks b WHERE b.user_id = $2 AND b.blocked = o.user_id),
-	EXISTS (SELECT FROM {schema}.blocks b WHERE b.user_id = o.user_id AND b.blocked = $2)
+SELECT c.kind = 'group',
+	c.kind = 'direct' AND EXISTS (SELECT FROM {schema}.members me WHERE me.chat_id = c.id AND me.user_id = $2)
+		AND EXISTS (SELECT FROM {schema}.members o JOIN {schema}.blocks b ON b.user_id = $2 AND b.blocked = o.user_id
+			WHERE o.chat_id = c.id AND o.user_id <> $2),
+	c.kind = 'direct' AND EXISTS (SELECT FROM {schema}.members me WHERE me.chat_id = c.id AND me.user_id = $2)
+		AND EXISTS (SELECT FROM {schema}.members o JOIN {schema}.blocks b ON b.user_id = o.user_id AND b.blocked = $2
+			WHERE o.chat_id = c.id AND o.user_id <> $2)
 FROM {schema}.chats c
-JOIN {schema}.members me ON me.chat_id = c.id AND me.user_id = $2
-JOIN {schema}.members o ON o.chat_id = c.id AND o.user_id <> $2
-WHERE c.id = $1 AND c.kind = 'direct'`
+WHERE c.id = $1`
 
 // Block implements chat.BlockStore.
 func (s *Store) Block(ctx context.Context, userID, blocked string, at time.Time) (bool, error) {
@@ -88,20 +94,11 @@ func (s *Store) Blocking(ctx context.Context, a, b string) (bool, bool, error) {
 }
 
 // DirectBlocking implements chat.BlockStore.
-func (s *Store) DirectBlocking(ctx context.Context, chatID, userID string) (bool, bool, error) {
-	rows, err := s.db.QueryContext(ctx, s.q.fill(directBlockingSQL), chatID, userID)
-	if err != nil {
-		return false, false, wrapErr("direct blocking", err)
+func (s *Store) DirectBlocking(ctx context.Context, chatID, userID string) (bool, bool, bool, error) {
+	var group, blocks, blockedBy bool
+	err := s.db.QueryRowContext(ctx, s.q.fill(directBlockingSQL), chatID, userID).Scan(&group, &blocks, &blockedBy)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, false, false, wrapErr("direct blocking", err)
 	}
-	defer rows.Close()
-	var blocks, blockedBy bool
-	if rows.Next() {
-		if err := rows.Scan(&blocks, &blockedBy); err != nil {
-			return false, false, wrapErr("direct blocking", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return false, false, wrapErr("direct blocking", err)
-	}
-	return blocks, blockedBy, nil
+	return group, blocks, blockedBy, nil
 }

@@ -70,17 +70,18 @@ func testDirectBlocking(f *fixture) {
 	require.NoError(f.t, err)
 
 	for _, c := range []struct {
-		chatID, user      string
-		blocks, blockedBy bool
+		chatID, user             string
+		group, blocks, blockedBy bool
 	}{
-		{"d1", "alice", false, true},
-		{"d1", "bob", true, false},
-		{"d1", "carol", false, false}, // not a member
-		{"g1", "alice", false, false}, // not a direct chat
-		{"missing", "alice", false, false},
+		{"d1", "alice", false, false, true},
+		{"d1", "bob", false, true, false},
+		{"d1", "carol", false, false, false}, // not a member
+		{"g1", "alice", true, false, false},  // a group
+		{"g1", "carol", true, false, false},
+		{"missing", "alice", false, false, false},
 	} {
-		blocks, blockedBy, err := bs.DirectBlocking(f.ctx, c.chatID, c.user)
+		group, blocks, blockedBy, err := bs.DirectBlocking(f.ctx, c.chatID, c.user)
 		require.NoError(f.t, err)
-		require.Equal(f.t, [2]bool{c.blocks, c.blockedBy}, [2]bool{blocks, blockedBy}, "DirectBlocking %s %s", c.chatID, c.user)
+		require.Equal(f.t, [3]bool{c.group, c.blocks, c.blockedBy}, [3]bool{group, blocks, blockedBy}, "DirectBlocking %s %s", c.chatID, c.user)
 	}
 }
