@@ -48,7 +48,7 @@ type BlockStore interface {
 func (s *Service) blockStore() (BlockStore, error) {
 	bs, ok := s.backend.(BlockStore)
 	if !ok {
-		return nil, fmt.Errorf("%w: blocking users", ErrNotSupported)
+		return nil, &requestError{kind: ErrNotImplemented, msg: "blocking users is not available: this server's Store does not implement chat.BlockStore"}
 	}
 	return bs, nil
 }
@@ -59,7 +59,7 @@ type BlockRequest struct {
 }
 
 // BlockUser makes userID block other. It returns false if they already
-// did. Errors: ErrNotSupported without a BlockStore; ErrInvalid for an
+// did. Errors: ErrNotImplemented without a BlockStore; ErrInvalid for an
 // invalid id or oneself.
 func (s *Service) BlockUser(ctx context.Context, userID, other string) (added bool, _ error) {
 	bs, err := s.blockCall(userID, other)
@@ -77,7 +77,7 @@ func (s *Service) BlockUser(ctx context.Context, userID, other string) (added bo
 }
 
 // UnblockUser removes userID's block of other, if any. Errors:
-// ErrNotSupported without a BlockStore; ErrNotFound if there is none.
+// ErrNotImplemented without a BlockStore; ErrNotFound if there is none.
 func (s *Service) UnblockUser(ctx context.Context, userID, other string) error {
 	bs, err := s.blockCall(userID, other)
 	if err != nil {
@@ -94,7 +94,7 @@ func (s *Service) UnblockUser(ctx context.Context, userID, other string) error {
 }
 
 // ListBlocks returns the users userID blocks, by user id. Errors:
-// ErrNotSupported without a BlockStore.
+// ErrNotImplemented without a BlockStore.
 func (s *Service) ListBlocks(ctx context.Context, userID string) ([]Block, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err

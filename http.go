@@ -139,6 +139,12 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.svc.limits.MaxBodyBytes)
 
 	switch {
+	case segs[0] == "search":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.search(w, r, user)
 	case segs[0] == "blocks":
 		h.serveBlocks(w, r, user, segs)
 	case len(segs) == 1:
@@ -227,6 +233,9 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	}
 	p = strings.Trim(p, "/")
 	raw := strings.Split(p, "/")
+	if len(raw) == 1 && raw[0] == "search" {
+		return raw, true
+	}
 	if len(raw) == 0 || raw[0] != "chats" && raw[0] != "blocks" || len(raw) > 4 || raw[0] == "blocks" && len(raw) > 2 {
 		return nil, false
 	}
@@ -602,9 +611,9 @@ var errorCodes = []struct {
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", ""},
 	{ErrRejected, http.StatusUnprocessableEntity, "rejected", ""},
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
-	{ErrNotSupported, http.StatusNotImplemented, "not_implemented", ""},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 	{ErrClosed, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
+	{ErrNotImplemented, http.StatusNotImplemented, "not_implemented", ""},
 }
 
 // statusClientClosedRequest is the status the REST handler gives a request

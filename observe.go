@@ -197,6 +197,9 @@ func (h *restHandler) routeName(r *http.Request) string {
 	if !ok {
 		return "unmatched"
 	}
+	if segs[0] == "search" {
+		return "/search"
+	}
 	if segs[0] == "blocks" {
 		if len(segs) == 2 {
 			return "/blocks/{user_id}"

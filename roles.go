@@ -27,7 +27,7 @@ import (
 //
 // Without a RoleStore there are no roles: the creator may remove anyone,
 // members may remove themselves and delete their own messages, and the
-// role, ban and chat update requests fail with ErrNotSupported.
+// role, ban and chat update requests fail with ErrNotImplemented.
 type Role string
 
 // The roles.
@@ -161,11 +161,11 @@ type RoleStore interface {
 	UpdateChat(ctx context.Context, u ChatUpdate) (_ Event, changed bool, _ error)
 }
 
-// roles returns the Store's RoleStore, or ErrNotSupported.
+// roles returns the Store's RoleStore, or ErrNotImplemented.
 func (s *Service) roles() (RoleStore, error) {
 	rs, ok := s.backend.(RoleStore)
 	if !ok {
-		return nil, fmt.Errorf("%w: roles and moderation", ErrNotSupported)
+		return nil, &requestError{kind: ErrNotImplemented, msg: "roles and moderation are not available: this server's Store does not implement chat.RoleStore"}
 	}
 	return rs, nil
 }
@@ -179,7 +179,7 @@ type SetRoleRequest struct {
 // delivers a member.role event with the chat's next seq. See Role for who
 // may change what. It returns the member as changed.
 //
-// Errors: ErrNotSupported without a RoleStore; ErrInvalid for an unknown
+// Errors: ErrNotImplemented without a RoleStore; ErrInvalid for an unknown
 // role or a direct chat; ErrNotFound if userID or member is not a member;
 // ErrForbidden if userID may not make the change; ErrConflict when the last
 // owner lowers their own role; ErrRateLimited past RateLimit.MemberChanges.
@@ -224,7 +224,7 @@ func (s *Service) SetRole(ctx context.Context, userID, chatID, member string, ro
 // banned user cannot be added back, by anyone, until UnbanMember. Banning a
 // banned user returns banned=false and delivers nothing.
 //
-// Errors: ErrNotSupported without a RoleStore; ErrNotFound if userID is not
+// Errors: ErrNotImplemented without a RoleStore; ErrNotFound if userID is not
 // a member; ErrInvalid for a direct chat or oneself; ErrForbidden if userID
 // is not an owner or admin, or does not outrank target;
 // ErrRateLimited past RateLimit.MemberChanges.
@@ -294,7 +294,7 @@ type BanList struct {
 }
 
 // ListBans returns the bans of group chatID, by user id, to an owner or
-// admin. Errors: ErrNotSupported without a RoleStore; ErrNotFound if userID
+// admin. Errors: ErrNotImplemented without a RoleStore; ErrNotFound if userID
 // is not a member; ErrForbidden for a plain member.
 func (s *Service) ListBans(ctx context.Context, userID, chatID string) ([]Ban, error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
@@ -334,7 +334,7 @@ type UpdateChatRequest struct {
 // userID, an owner or admin, and delivers a chat.updated event with the
 // chat's next seq (nothing when nothing changes). It returns the chat.
 //
-// Errors: ErrNotSupported without a RoleStore; ErrInvalid for a bad title
+// Errors: ErrNotImplemented without a RoleStore; ErrInvalid for a bad title
 // or metadata, an empty request or a direct chat; ErrNotFound if userID is
 // not a member; ErrForbidden for a plain member; ErrRateLimited past
 // RateLimit.MemberChanges.

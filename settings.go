@@ -103,7 +103,7 @@ const (
 func (s *Service) settingsStore() (SettingsStore, error) {
 	ss, ok := s.backend.(SettingsStore)
 	if !ok {
-		return nil, fmt.Errorf("%w: member settings", ErrNotSupported)
+		return nil, &requestError{kind: ErrNotImplemented, msg: "member settings are not available: this server's Store does not implement chat.SettingsStore"}
 	}
 	return ss, nil
 }
@@ -123,7 +123,7 @@ type SettingsRequest struct {
 // member.settings event, with the chat's next seq, to userID's connections
 // only. It returns the settings after the change.
 //
-// Errors: ErrNotSupported without a SettingsStore; ErrInvalid for an empty
+// Errors: ErrNotImplemented without a SettingsStore; ErrInvalid for an empty
 // request or muted_until without muted true; ErrNotFound if userID is not
 // a member.
 func (s *Service) UpdateSettings(ctx context.Context, userID, chatID string, req SettingsRequest) (MemberSettings, error) {

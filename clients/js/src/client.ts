@@ -20,6 +20,8 @@ import {
   type PersistedEvent,
   type ReadMarker,
   type Role,
+  type SearchOptions,
+  type SearchPage,
   type SendMessageRequest,
   type SettingsRequest,
   type UpdateChatRequest,
@@ -581,6 +583,16 @@ export class ChatClient {
   /** listBlocks returns the users the user blocks. */
   async listBlocks(): Promise<Block[]> {
     return (await this.request<{ blocks: Block[] }>('GET', '/blocks')).blocks;
+  }
+
+  /**
+   * search finds the messages of the caller's chats (or of `opts.chatId`)
+   * that have every word of `q` at the start of one of their words,
+   * newest first; page with `next_cursor`. A server whose Store cannot
+   * search fails it with a ChatError of code `not_implemented` (501).
+   */
+  search(q: string, opts: SearchOptions = {}): Promise<SearchPage> {
+    return this.request('GET', '/search' + query({ q, chat_id: opts.chatId, limit: opts.limit, cursor: opts.cursor }));
   }
 
   /** newClientId returns a random UUID for a message's client_id. */
