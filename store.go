@@ -195,6 +195,9 @@ type ChatQuery struct {
 	// page: only chats ordered after it (older activity, or equal activity
 	// and a smaller id) are returned.
 	After *ChatPosition
+	// Archived filters the chats by the user's MemberSettings.Archived;
+	// only a SettingsStore keeps any.
+	Archived ArchivedFilter
 }
 
 // ChatPosition is a place in a user's chat list, which is ordered by
@@ -202,6 +205,9 @@ type ChatQuery struct {
 type ChatPosition struct {
 	LastActivityAt time.Time
 	ChatID         string
+	// Pinned is set when the chat is one the user pinned, which a
+	// SettingsStore lists first.
+	Pinned bool
 }
 
 // MessageQuery selects a window of a chat's messages. Whatever the

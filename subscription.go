@@ -529,7 +529,8 @@ func (sub *Subscription) advanceLocked(d *delivery) bool {
 		return false
 	}
 	sub.pos[d.ChatID] = d.Seq
-	return true
+	// Another member's own event: its seq is passed, not delivered.
+	return !d.privateTo(sub.user)
 }
 
 // control queues a user-level event (chat.created) for the subscription's

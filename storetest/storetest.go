@@ -19,7 +19,8 @@ import (
 
 // Run checks that the stores returned by newStore keep every clause of the
 // chat.Store contract, and of the optional abilities (chat.ChatCounter,
-// chat.ChatIDsBatcher) they have, each in its own subtest (CreateChat/...,
+// chat.ChatIDsBatcher, chat.RoleStore, chat.SettingsStore,
+// chat.BlockStore) they have, each in its own subtest (CreateChat/...,
 // AppendMessage/... and so on), so that -run can select them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
@@ -154,4 +155,7 @@ var suite = []struct {
 		{"CancelledWritesFailWholly", testCancelledWrites},
 		{"CancelledChangesFailWholly", testCancelledChangesFailWholly},
 	}},
+	{"Roles", rolesTests},
+	{"Settings", settingsTests},
+	{"Blocks", blocksTests},
 }
