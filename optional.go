@@ -19,5 +19,5 @@ func (s *Service) observeOptional(ctx context.Context, method string, call func(
 // unsupported is the error for a request that needs an ability the
 // Store lacks, named by what.
 func unsupported(what string) error {
-	return &requestError{kind: ErrUnsupported, msg: what + " are not supported by this server's store"}
+	return &requestError{kind: ErrNotImplemented, msg: what + " are not supported by this server's store"}
 }

@@ -101,7 +101,7 @@ type Reactor interface {
 // message; ErrConflict if it was deleted; ErrInvalid for an emoji that is
 // not 1 to MaxEmojiBytes bytes of printable text without spaces, or when
 // the message has Limits.MaxReactionsPerMessage other emojis already;
-// ErrUnsupported if the Store is no Reactor.
+// ErrNotImplemented if the Store is no Reactor.
 func (s *Service) React(ctx context.Context, userID, chatID string, seq int64, emoji string) (Message, error) {
 	return s.react(ctx, ReactionEdit{ChatID: chatID, Seq: seq, UserID: userID, Emoji: emoji})
 }

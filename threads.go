@@ -50,7 +50,7 @@ type ThreadStore interface {
 // thread stays readable after its parent is deleted.
 //
 // Errors: ErrNotFound if userID is not a member or there is no message
-// parentSeq; ErrUnsupported if the Store is no ThreadStore.
+// parentSeq; ErrNotImplemented if the Store is no ThreadStore.
 func (s *Service) ListReplies(ctx context.Context, userID, chatID string, parentSeq int64, q MessageQuery) (MessagePage, error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return MessagePage{}, err
