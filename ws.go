@@ -482,6 +482,16 @@ func (c *wsConn) closeFor(err error) (websocket.StatusCode, string) {
 }
 
 func (c *wsConn) write(ctx context.Context, data []byte) error {
+	if c.spool != nil {
+		// The spool takes the frame at once and never waits for the
+		// client (writeLoop waited for room, and the spool enforces
+		// WriteTimeout on the socket itself), so a deadline here could
+		// never fire. A context that cannot end (Background: the library
+		// reads nothing else from it) also spares the library a timer
+		// and an AfterFunc per frame, most of the allocations of a
+		// delivery.
+		return c.conn.Write(context.Background(), websocket.MessageText, data)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 	defer cancel()
 	return c.conn.Write(ctx, websocket.MessageText, data)
