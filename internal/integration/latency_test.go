@@ -66,8 +66,8 @@ type latencyResult struct {
 	// sendP99 is the 99th percentile of SendMessage's own duration (the
 	// commit), to tell a slow Store from a slow delivery.
 	sendP99 time.Duration
-	rate     float64 // received over the time from the first send to the last arrival
-	offered  float64 // sent over the sending time (d, or longer if the sends fell behind)
+	rate    float64 // received over the time from the first send to the last arrival
+	offered float64 // sent over the sending time (d, or longer if the sends fell behind)
 }
 
 // latencyRig is two nodes, chats created on A, and a reader connected to B
