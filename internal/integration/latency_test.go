@@ -29,7 +29,8 @@ import (
 //
 // Sends are scheduled on a fixed timetable, send i at i/rate after the
 // start; a send that is late (at most 64 are in flight) goes as soon as it
-// can, and the schedule does not drift. msgs/s is the messages B received
+// can, and the schedule does not drift. Sending stops at the end of the
+// time, whether or not the schedule was kept. msgs/s is the messages B received
 // over the time from the first send to the last arrival, and
 // offered-msgs/s the messages sent over the sending time; the two differ
 // when the nodes fall behind. send-p99-µs is the 99th percentile of
