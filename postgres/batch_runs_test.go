@@ -10,10 +10,10 @@ import (
 	"github.com/embedchat/chat"
 )
 
-// A run of consecutive sends in a batch is written by one statement
-// (migration 008_write_batch_v2) rather than by append_message calls one
-// after the other; it must give every item the result, and the database
-// the rows, that the calls would. The batch below goes to one Store as one
+// A run of 16 or more consecutive sends in a batch is written by one
+// statement (migration 008_write_batch_v2) rather than by append_message
+// calls one after the other; it must give every item the result, and the
+// database the rows, that the calls would. The batch below goes to one Store as one
 // write_batch and to another, in a schema of its own, as single calls in
 // the same order; results and tables must be equal.
 func TestGroupCommitRunOfSendsMatchesCallsOneByOne(t *testing.T) {
@@ -59,12 +59,19 @@ func TestGroupCommitRunOfSendsMatchesCallsOneByOne(t *testing.T) {
 		send("a", "bob", "three", "k2"), // k2 is carol's, not bob's
 		send("b", "bob", "four", ""),
 		send("a", "bob", "five", ""),
-		// A read marker ends the run; an edit, then a new run.
+		send("c", "carol", "in c", "k4"),
+		send("c", "carol", "retry in c", "k4"),
+		send("b", "alice", "in b", ""),
+		send("a", "alice", "in a", "k5"),
+		send("b", "bob", "in b too", "k5"),
+		send("a", "carol", "last of the run", ""),
+		// A read marker ends the run (17 sends: one statement); an edit,
+		// then a run too short for one, sent by single calls.
 		{kind: writeRead, chatID: "a", userID: "alice", seq: 5},
 		{kind: writeEdit, chatID: "a", userID: "carol", seq: 6, text: "edited"},
 		send("a", "carol", "retry after an edit", "k2"),
 		send("a", "alice", "six", ""),
-		// A removal between two runs: the second run's send is refused.
+		// A removal between two short runs: the later send is refused.
 		{kind: writeRemove, chatID: "b", userID: "alice", other: "alice"},
 		send("b", "alice", "after leaving", ""),
 		send("b", "bob", "seven", ""),
