@@ -21,4 +21,4 @@ func WaitPublished(s *Service) {
 }
 
 // QueueLen returns how many events wait in sub's queue of stored events.
-func QueueLen(sub *Subscription) int { return len(sub.out) }
+func QueueLen(sub *Subscription) int { return sub.queued() }

@@ -139,6 +139,12 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.svc.limits.MaxBodyBytes)
 
 	switch {
+	case segs[0] == "search":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.search(w, r, user)
 	case len(segs) == 1:
 		switch r.Method {
 		case http.MethodPost:
@@ -211,6 +217,9 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	}
 	p = strings.Trim(p, "/")
 	raw := strings.Split(p, "/")
+	if len(raw) == 1 && raw[0] == "search" {
+		return raw, true
+	}
 	if len(raw) == 0 || raw[0] != "chats" || len(raw) > 4 {
 		return nil, false
 	}
@@ -584,6 +593,7 @@ var errorCodes = []struct {
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 	{ErrClosed, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
+	{ErrNotImplemented, http.StatusNotImplemented, "not_implemented", ""},
 }
 
 // statusClientClosedRequest is the status the REST handler gives a request

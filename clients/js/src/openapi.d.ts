@@ -58,7 +58,7 @@ export interface ErrorBody {
 }
 
 /** Switch on this; the message is for humans and may change. */
-export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "unavailable";
+export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "unavailable" | "not_implemented";
 
 /** Non-empty valid UTF-8 of at most 128 bytes (`Limits.MaxIDBytes`) without control characters. */
 export type ID = string;
@@ -108,6 +108,21 @@ export interface ReadMarker {
   user_id: ID;
 }
 
+export interface SearchHit {
+  /**
+   * The parts of `message.text` that matched, in order and without overlap. Render the text as text and
+   * wrap these ranges yourself: the server sends no markup, so a message cannot inject HTML.
+   */
+  highlights: TextRange[];
+  message: Message;
+}
+
+export interface SearchPage {
+  hits: SearchHit[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
 export interface SendMessageRequest {
   /** Valid UTF-8 without NUL, at least one non-whitespace character, at most 4000 code points. */
   text: string;
@@ -115,6 +130,12 @@ export interface SendMessageRequest {
   client_id?: ID;
   /** Any JSON object of at most 4 KiB; null is the same as absent. */
   metadata?: Record<string, unknown> | null;
+}
+
+/** `text.slice(start, end)` in JavaScript: offsets in UTF-16 code units, `start` inclusive, `end` exclusive. */
+export interface TextRange {
+  end: number;
+  start: number;
 }
 
 /** RFC 3339 in UTC with up to microsecond precision, e.g. `2026-11-28T04:43:26.274846Z`. */
@@ -277,6 +298,21 @@ export interface Operations {
       404: ErrorReply<"not_found">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Search the messages of the caller's chats */
+  searchMessages: {
+    method: "GET";
+    path: "/search";
+    query: { q?: string; chat_id?: ID; limit?: number; cursor?: string };
+    responses: {
+      200: SearchPage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };
