@@ -43,6 +43,11 @@
 -- writing without the lock) fails the whole statement, and so the whole
 -- batch, as before; the Store then writes its items one by one.
 --
+-- The run statement repeats append_message's checks and numbering: a
+-- later migration that changes what append_message checks or writes must
+-- change write_batch the same way (TestGroupCommitRunOfSendsMatchesCallsOneByOne
+-- compares the two).
+--
 -- A migration that only replaces a function: no lock on any table.
 -- Servers of the previous release call write_batch with the same
 -- arguments and get the same results.
