@@ -92,6 +92,9 @@ type Message struct {
 	// Deleted marks a tombstone: the message was deleted, its Text and
 	// Metadata are gone, and its seq stays taken.
 	Deleted bool `json:"deleted"`
+	// Attachments are the files sent with the message, nil if none (and
+	// in a tombstone). See Attachment.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // EventType names an event delivered to subscribers.
@@ -195,6 +198,12 @@ type Config struct {
 	// one user in one chat that a node fans out; typing signals in
 	// between are dropped. Default 2 s; negative disables the throttle.
 	TypingInterval time.Duration
+	// Blobs keeps the bytes of attachments (see package fsblob and
+	// memory.BlobStore). Attachments are on when it is set and Store is
+	// an AttachmentStore; otherwise their routes answer 501.
+	Blobs BlobStore
+	// Attachments bounds uploads and says when unsent ones are deleted.
+	Attachments AttachmentConfig
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -314,6 +323,8 @@ type Service struct {
 	done     chan struct{} // closed when Shutdown has finished
 
 	connections atomic.Int64 // WebSocket handlers running, for Stats
+
+	attach attachments
 }
 
 // New returns a Service. It starts the goroutines that deliver events to
@@ -373,6 +384,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.hub = h
 	s.after = newAfterSend(s)
+	s.initAttachments(cfg)
 	return s, nil
 }
 
@@ -428,6 +440,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		go func() {
 			s.hub.close()
 			s.handlers.Wait()
+			s.waitAttachments()
 			s.after.close()
 			s.after.wait()
 			close(s.done)
@@ -900,6 +913,10 @@ type SendMessageRequest struct {
 	ClientID string `json:"client_id"`
 	// Metadata is an optional JSON object stored and returned verbatim.
 	Metadata json.RawMessage `json:"metadata"`
+	// Attachments are ids of attachments the sender uploaded to the chat
+	// (Service.UploadAttachment) and has not sent yet. With attachments,
+	// Text may be empty.
+	Attachments []string `json:"attachments,omitempty"`
 }
 
 // SendMessage stores a message from userID in chatID and delivers it to
@@ -932,7 +949,7 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 		return Message{}, false, err
 	}
 	wctx, cancel := s.writeContext(ctx)
-	stored, created, err := s.store.AppendMessage(wctx, m)
+	stored, created, err := s.appendMessage(wctx, m)
 	cancel()
 	if err != nil {
 		s.writeFailed(chatID, err)
@@ -965,7 +982,11 @@ func (s *Service) NewMessage(userID, chatID string, req SendMessageRequest) (Mes
 }
 
 func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Message, error) {
-	if err := s.checkText(req.Text); err != nil {
+	attachments, err := s.messageAttachments(req.Attachments)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := s.checkMessageText(req.Text, len(attachments)); err != nil {
 		return Message{}, err
 	}
 	if req.ClientID != "" {
@@ -978,12 +999,13 @@ func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Mes
 		return Message{}, err
 	}
 	return Message{
-		ChatID:    chatID,
-		Sender:    userID,
-		Text:      req.Text,
-		ClientID:  req.ClientID,
-		Metadata:  md,
-		CreatedAt: s.timestamp(),
+		ChatID:      chatID,
+		Sender:      userID,
+		Text:        req.Text,
+		ClientID:    req.ClientID,
+		Metadata:    md,
+		CreatedAt:   s.timestamp(),
+		Attachments: attachments,
 	}, nil
 }
 
@@ -1008,7 +1030,7 @@ func (s *Service) beforeSend(ctx context.Context, m Message) (Message, error) {
 		}
 		return Message{}, hookError("BeforeSend", err)
 	}
-	if err := s.checkText(d.Text); err != nil {
+	if err := s.checkMessageText(d.Text, len(m.Attachments)); err != nil {
 		// The hook's output is the host's bug, not the client's: %v
 		// keeps it from reading as a 400.
 		return Message{}, fmt.Errorf("chat: BeforeSend hook made the text invalid: %v", err)
@@ -1136,6 +1158,15 @@ func (s *Service) checkText(text string) error {
 		return invalidf("text has %d characters, more than %d", n, s.limits.MaxTextRunes)
 	}
 	return nil
+}
+
+// checkMessageText is checkText, except that a message with attachments
+// may have no text.
+func (s *Service) checkMessageText(text string, attachments int) error {
+	if attachments > 0 && text == "" {
+		return nil
+	}
+	return s.checkText(text)
 }
 
 func (s *Service) checkMetadata(md json.RawMessage) (json.RawMessage, error) {

@@ -107,5 +107,8 @@ func (s *Service) editMessage(ctx context.Context, e MessageEdit) (Message, erro
 	if changed {
 		s.hub.publishEvent(ctx, ev)
 	}
+	if changed && e.Delete {
+		s.dropMessageAttachments(ctx, e.ChatID, e.Seq)
+	}
 	return *ev.Message, nil
 }

@@ -32,6 +32,12 @@ var (
 	// ErrSlowConsumer means a subscription was closed because its reader
 	// fell further behind than its queue allows.
 	ErrSlowConsumer = errors.New("chat: slow consumer")
+	// ErrNotImplemented means the server lacks what a feature needs: a
+	// Store without the optional interface, or a store not configured.
+	ErrNotImplemented = errors.New("chat: not implemented")
+	// ErrUnsupportedMediaType means an upload's content, as the server
+	// sniffed it, is of a type the server does not accept.
+	ErrUnsupportedMediaType = errors.New("chat: unsupported media type")
 )
 
 // requestError carries a message meant for the client next to the sentinel

@@ -204,7 +204,7 @@ func (h *restHandler) routeName(r *http.Request) string {
 		return "/chats/{chat_id}"
 	case 3:
 		switch segs[2] {
-		case "messages", "read", "members":
+		case "messages", "read", "members", "attachments":
 			return "/chats/{chat_id}/" + segs[2]
 		}
 	case 4:
@@ -213,6 +213,8 @@ func (h *restHandler) routeName(r *http.Request) string {
 			return "/chats/{chat_id}/messages/{seq}"
 		case "members":
 			return "/chats/{chat_id}/members/{user_id}"
+		case "attachments":
+			return "/chats/{chat_id}/attachments/{attachment_id}"
 		}
 	}
 	return "unmatched"

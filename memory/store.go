@@ -28,6 +28,9 @@ type Store struct {
 	chats  map[string]*chatState
 	keyed  map[string]string              // CreateChat's key → chat id
 	byUser map[string]map[string]struct{} // user id → ids of their chats
+	// attachments holds the records of attachments by id; see
+	// attachments.go.
+	attachments map[string]*chat.Attachment
 }
 
 // chatState is one chat with its log. log[i] is the event with seq i+1, so
@@ -62,7 +65,8 @@ func NewStore() *Store {
 	return &Store{
 		chats:  make(map[string]*chatState),
 		keyed:  make(map[string]string),
-		byUser: make(map[string]map[string]struct{}),
+		byUser:      make(map[string]map[string]struct{}),
+		attachments: make(map[string]*chat.Attachment),
 	}
 }
 
@@ -231,13 +235,27 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("memory: append message: %w", err)
 	}
-	key := clientKey{sender: m.Sender, clientID: m.ClientID}
-	if m.ClientID != "" {
-		if i, ok := st.sent[key]; ok {
-			return copyMessage(st.messages[i]), false, nil
-		}
+	if orig, ok := st.sentBefore(m); ok {
+		return orig, false, nil
 	}
+	return st.append(m), true, nil
+}
 
+// sentBefore returns the message m retries, if m has a client id the
+// sender used before in the chat.
+func (st *chatState) sentBefore(m chat.Message) (chat.Message, bool) {
+	if m.ClientID == "" {
+		return chat.Message{}, false
+	}
+	i, ok := st.sent[clientKey{sender: m.Sender, clientID: m.ClientID}]
+	if !ok {
+		return chat.Message{}, false
+	}
+	return copyMessage(st.messages[i]), true
+}
+
+// append stores m as the chat's next event and returns it as stored.
+func (st *chatState) append(m chat.Message) chat.Message {
 	m = copyMessage(m)
 	m.CreatedAt = m.CreatedAt.UTC()
 	m.EditedAt = nil
@@ -247,9 +265,9 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	i := len(st.messages) - 1
 	st.record(logEntry{typ: chat.EventMessageCreated, msg: i}, m.CreatedAt)
 	if m.ClientID != "" {
-		st.sent[key] = i
+		st.sent[clientKey{sender: m.Sender, clientID: m.ClientID}] = i
 	}
-	return copyMessage(m), true, nil
+	return copyMessage(m)
 }
 
 // ListMessages implements chat.Store.
@@ -337,6 +355,7 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 		m.Deleted = true
 		m.Text = ""
 		m.Metadata = nil
+		m.Attachments = nil
 	} else {
 		at := e.At.UTC()
 		m.Text = e.Text
@@ -547,5 +566,6 @@ func copyMessage(m chat.Message) chat.Message {
 		at := *m.EditedAt
 		m.EditedAt = &at
 	}
+	m.Attachments = slices.Clone(m.Attachments)
 	return m
 }
