@@ -18,8 +18,8 @@ import (
 )
 
 // Run checks that the stores returned by newStore keep every clause of the
-// chat.Store contract, and of the optional abilities (chat.ChatCounter)
-// they have, each in its own subtest (CreateChat/..., AppendMessage/...
+// chat.Store contract, and of the optional abilities (chat.ChatCounter,
+// chat.AttachmentStore) they have, each in its own subtest (CreateChat/..., AppendMessage/...
 // and so on), so that -run can select them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
@@ -146,6 +146,7 @@ var suite = []struct {
 	{"LastSeqs", []subtest{
 		{"ReturnsExistingChats", testLastSeqs},
 	}},
+	{"Attachments", attachmentTests},
 	{"Context", []subtest{
 		{"CancelledReadsFail", testCancelledReads},
 		{"CancelledWritesFailWholly", testCancelledWrites},
