@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // image.DecodeConfig reads the sizes of GIF,
+	_ "image/gif"  // image.DecodeConfig reads the sizes of GIF,
 	_ "image/jpeg" // JPEG
 	_ "image/png"  // and PNG uploads.
 	"io"
@@ -82,11 +82,12 @@ type AttachmentStore interface {
 	DeleteMessageAttachments(ctx context.Context, chatID string, seq int64) ([]Attachment, error)
 
 	// DeleteStaleAttachments deletes the records of up to limit
-	// attachments that are no longer wanted, and returns them: those that
-	// no message references and that were created before cutoff, and
-	// those of deleted messages. No message can reference one of them
-	// afterwards: a concurrent AppendMessageWithAttachments naming it
-	// fails with ErrInvalid.
+	// attachments that no message references and that were created
+	// before cutoff, oldest first, and returns them. No message can
+	// reference one of them afterwards: a concurrent
+	// AppendMessageWithAttachments naming it fails with ErrInvalid. It
+	// runs every AttachmentConfig.SweepInterval, so its cost must not
+	// grow with the number of attachments that messages reference.
 	DeleteStaleAttachments(ctx context.Context, cutoff time.Time, limit int) ([]Attachment, error)
 }
 
@@ -447,8 +448,8 @@ func (s *Service) appendMessage(ctx context.Context, m Message) (stored Message,
 }
 
 // dropMessageAttachments deletes the attachments of message seq of chatID,
-// which was just deleted. Whatever it fails to delete, the sweep deletes
-// later.
+// which was just deleted. A failure is logged: the attachments then stay
+// stored, though no message shows them (tombstones carry none).
 func (s *Service) dropMessageAttachments(ctx context.Context, chatID string, seq int64) {
 	if s.attach.store == nil {
 		return
@@ -461,7 +462,7 @@ func (s *Service) dropMessageAttachments(ctx context.Context, chatID string, seq
 		return err
 	})
 	if err != nil {
-		s.log.Warn("chat: deleting the attachments of a deleted message; the sweep will", "chat_id", chatID, "seq", seq, "err", err)
+		s.log.Error("chat: deleting the attachments of a deleted message", "chat_id", chatID, "seq", seq, "err", err)
 		return
 	}
 	s.deleteBlobs(gone...)
@@ -481,8 +482,8 @@ func (s *Service) deleteBlobs(as ...Attachment) {
 }
 
 // SweepAttachments deletes the attachments that were not sent within
-// AttachmentConfig.UnreferencedTTL and those of deleted messages, records
-// and bytes, and returns how many it deleted. The Service calls it every
+// AttachmentConfig.UnreferencedTTL, records and bytes, and returns how
+// many it deleted. The Service calls it every
 // AttachmentConfig.SweepInterval; call it yourself when that is negative.
 func (s *Service) SweepAttachments(ctx context.Context) (int, error) {
 	if err := s.checkAttachments(); err != nil {

@@ -96,12 +96,7 @@ func (s *Store) DeleteStaleAttachments(ctx context.Context, cutoff time.Time, li
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.deleteAttachments(func(a *chat.Attachment) bool {
-		if a.MessageSeq == 0 {
-			return a.CreatedAt.Before(cutoff)
-		}
-		st := s.chats[a.ChatID]
-		i, ok := st.messageIndex(a.MessageSeq)
-		return !ok || st.messages[i].Deleted
+		return a.MessageSeq == 0 && a.CreatedAt.Before(cutoff)
 	}, max(limit, 0)), nil
 }
 

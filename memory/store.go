@@ -63,8 +63,8 @@ type clientKey struct {
 // NewStore returns an empty Store.
 func NewStore() *Store {
 	return &Store{
-		chats:  make(map[string]*chatState),
-		keyed:  make(map[string]string),
+		chats:       make(map[string]*chatState),
+		keyed:       make(map[string]string),
 		byUser:      make(map[string]map[string]struct{}),
 		attachments: make(map[string]*chat.Attachment),
 	}

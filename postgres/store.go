@@ -149,6 +149,8 @@ type messageRow struct {
 	CreatedAt time.Time    `db:"created_at"`
 	EditedAt  sql.NullTime `db:"edited_at"`
 	Deleted   bool         `db:"deleted"`
+	// Attachments is the JSON array of the message's attachments, or nil.
+	Attachments []byte `db:"attachments"`
 }
 
 func (r messageRow) message() chat.Message {
@@ -168,6 +170,9 @@ func (r messageRow) message() chat.Message {
 		at := r.EditedAt.Time.UTC()
 		m.EditedAt = &at
 	}
+	if !r.Deleted {
+		m.Attachments = decodeAttachments(r.Attachments)
+	}
 	return m
 }
 
@@ -183,6 +188,8 @@ type optionalMessage struct {
 	CreatedAt sql.NullTime   `db:"m_created_at"`
 	EditedAt  sql.NullTime   `db:"m_edited_at"`
 	Deleted   sql.NullBool   `db:"m_deleted"`
+	// Attachments is the message's attachments column.
+	Attachments []byte `db:"m_attachments"`
 }
 
 // message returns the message of chatID, or nil if there is none.
@@ -191,15 +198,16 @@ func (r optionalMessage) message(chatID string) *chat.Message {
 		return nil
 	}
 	m := messageRow{
-		ChatID:    chatID,
-		Seq:       r.Seq.Int64,
-		Sender:    r.Sender.String,
-		Text:      r.Text.String,
-		ClientID:  r.ClientID.String,
-		Metadata:  r.Metadata,
-		CreatedAt: r.CreatedAt.Time,
-		EditedAt:  r.EditedAt,
-		Deleted:   r.Deleted.Bool,
+		ChatID:      chatID,
+		Seq:         r.Seq.Int64,
+		Sender:      r.Sender.String,
+		Text:        r.Text.String,
+		ClientID:    r.ClientID.String,
+		Metadata:    r.Metadata,
+		CreatedAt:   r.CreatedAt.Time,
+		EditedAt:    r.EditedAt,
+		Deleted:     r.Deleted.Bool,
+		Attachments: r.Attachments,
 	}.message()
 	return &m
 }
