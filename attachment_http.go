@@ -66,5 +66,30 @@ func (h *restHandler) downloadAttachment(w http.ResponseWriter, r *http.Request,
 	hdr.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	hdr.Set("Cache-Control", "private, max-age=86400")
 	hdr.Set("ETag", `"`+a.ID+`"`)
-	http.ServeContent(w, r, "", a.CreatedAt, blob)
+	http.ServeContent(&rangeErrorWriter{ResponseWriter: w, h: h}, r, "", a.CreatedAt, blob)
+}
+
+// rangeErrorWriter turns the plain-text 416 that http.ServeContent writes
+// for a Range it cannot satisfy into the API's error object.
+type rangeErrorWriter struct {
+	http.ResponseWriter
+	h       *restHandler
+	refused bool
+}
+
+func (w *rangeErrorWriter) WriteHeader(status int) {
+	if status != http.StatusRequestedRangeNotSatisfiable {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.refused = true
+	w.Header().Del("Content-Length")
+	writeError(w.ResponseWriter, w.h.svc.log, status, "range_not_satisfiable", "the range is outside the attachment")
+}
+
+func (w *rangeErrorWriter) Write(p []byte) (int, error) {
+	if w.refused {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
 }

@@ -204,8 +204,8 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.uploadAttachment(w, r, user, segs[1])
 	case len(segs) == 4 && segs[2] == "attachments":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			methodNotAllowed(w, h.svc.log, "GET, HEAD")
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
 			return
 		}
 		h.downloadAttachment(w, r, user, segs[1], segs[3])
