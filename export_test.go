@@ -1,6 +1,9 @@
 package chat
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // HasStream reports whether svc's node has a stream for chatID, that is,
 // whether one of its subscriptions follows the chat. Tests use it to know
@@ -22,3 +25,9 @@ func WaitPublished(s *Service) {
 
 // QueueLen returns how many events wait in sub's queue of stored events.
 func QueueLen(sub *Subscription) int { return len(sub.out) }
+
+// SweepAttachmentsAt is SweepAttachments as if the clock read now, so that
+// a test sees uploads expire without waiting for them to.
+func SweepAttachmentsAt(ctx context.Context, s *Service, now time.Time) (int, error) {
+	return s.sweepAttachments(ctx, now.Add(-s.attach.cfg.UnreferencedTTL))
+}

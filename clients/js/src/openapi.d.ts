@@ -338,6 +338,7 @@ export interface Operations {
       422: ErrorReply<"rejected">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };
