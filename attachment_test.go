@@ -409,4 +409,3 @@ type discardRecorder struct {
 func (d *discardRecorder) Header() http.Header         { return d.header }
 func (d *discardRecorder) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardRecorder) WriteHeader(status int)      { d.status = status }
-
