@@ -64,7 +64,9 @@ func (h *restHandler) downloadAttachment(w http.ResponseWriter, r *http.Request,
 	hdr.Set("Content-Disposition", disposition)
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	hdr.Set("Cache-Control", "private, max-age=86400")
+	// Revalidated on every use (ETag makes that a 304), so that a
+	// deleted attachment is gone from browsers too.
+	hdr.Set("Cache-Control", "private, no-cache")
 	hdr.Set("ETag", `"`+a.ID+`"`)
 	http.ServeContent(&rangeErrorWriter{ResponseWriter: w, h: h}, r, "", a.CreatedAt, blob)
 }
