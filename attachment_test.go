@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -409,3 +410,37 @@ type discardRecorder struct {
 func (d *discardRecorder) Header() http.Header         { return d.header }
 func (d *discardRecorder) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardRecorder) WriteHeader(status int)      { d.status = status }
+
+// storeCalls records the Store methods an Observer is told of.
+type storeCalls struct {
+	mu      sync.Mutex
+	methods map[string]int
+}
+
+func (s *storeCalls) Observe(o chat.Observation) {
+	if c, ok := o.(chat.StoreCallObserved); ok {
+		s.mu.Lock()
+		s.methods[c.Method]++
+		s.mu.Unlock()
+	}
+}
+
+// The AttachmentStore's calls are measured like the Store's own.
+func TestAttachmentStoreCallsAreObserved(t *testing.T) {
+	calls := &storeCalls{methods: map[string]int{}}
+	a := newAttachServer(t, chat.Config{Observer: calls})
+	c := restCreateChat(t, a.srv, "alice", restGroup("bob"))
+	att := a.mustUpload(t, "alice", c.ID, "", pngBytes(t, 1, 1))
+	r := a.send("alice", c.ID, map[string]any{"text": "", "attachments": []string{att.ID}})
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	require.Equal(t, http.StatusOK, a.download("bob", c.ID, att.ID).Status)
+	m := restMessageObject(t, r.Body)
+	require.Equal(t, http.StatusOK, a.srv.Do("alice", http.MethodDelete, fmt.Sprintf("/chats/%s/messages/%d", c.ID, m.Seq), nil).Status)
+	_, err := a.svc.SweepAttachments(t.Context())
+	require.NoError(t, err)
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	for _, method := range []string{"CreateAttachment", "AppendMessageWithAttachments", "GetAttachment", "DeleteMessageAttachments", "DeleteStaleAttachments"} {
+		assert.Positive(t, calls.methods[method], method)
+	}
+}
