@@ -973,10 +973,14 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 // lets a host store a message through its Store inside its own database
 // transaction (see postgres.Store.AppendMessageTx) and publish it after
 // commit. NewMessage does not check membership: the Store does, when it
-// appends.
+// appends. It refuses attachments, which only SendMessage references
+// atomically with the append.
 func (s *Service) NewMessage(userID, chatID string, req SendMessageRequest) (Message, error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Message{}, err
+	}
+	if len(req.Attachments) > 0 {
+		return Message{}, invalidf("attachments are sent with SendMessage only")
 	}
 	return s.newMessage(userID, chatID, req)
 }
