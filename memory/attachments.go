@@ -47,33 +47,26 @@ func (s *Store) GetAttachment(ctx context.Context, chatID, id string) (chat.Atta
 
 // AppendMessageWithAttachments implements chat.AttachmentStore.
 func (s *Store) AppendMessageWithAttachments(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return chat.Message{}, false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, _, err := s.membership(m.ChatID, m.Sender)
-	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("memory: append message: %w", err)
-	}
-	if orig, ok := st.sentBefore(m); ok {
-		return orig, false, nil
-	}
+	return s.appendMessage(ctx, m, s.referenceAttachments)
+}
+
+// referenceAttachments makes the attachments m names referenced by m, as
+// message seq, or refuses them all; s.mu is held.
+func (s *Store) referenceAttachments(m *chat.Message, seq int64) error {
 	records := make([]*chat.Attachment, len(m.Attachments))
 	for i, ref := range m.Attachments {
 		a, ok := s.attachments[ref.ID]
 		if !ok || a.ChatID != m.ChatID || a.Uploader != m.Sender || a.MessageSeq != 0 || slices.Contains(records[:i], a) {
-			return chat.Message{}, false, fmt.Errorf("memory: append message: attachment %q is no unsent upload of %q to chat %q: %w", ref.ID, m.Sender, m.ChatID, chat.ErrInvalid)
+			return fmt.Errorf("memory: append message: attachment %q is no unsent upload of %q to chat %q: %w", ref.ID, m.Sender, m.ChatID, chat.ErrInvalid)
 		}
 		records[i] = a
 	}
-	seq := st.chat.LastSeq + 1
 	m.Attachments = make([]chat.Attachment, len(records))
 	for i, a := range records {
 		a.MessageSeq = seq
 		m.Attachments[i] = *a
 	}
-	return st.append(m), true, nil
+	return nil
 }
 
 // DeleteMessageAttachments implements chat.AttachmentStore.

@@ -226,6 +226,12 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 
 // AppendMessage implements chat.Store.
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	return s.appendMessage(ctx, m, nil)
+}
+
+// appendMessage appends m, first letting prepare, if not nil, refuse it
+// or change it under the lock, knowing the seq it will get.
+func (s *Store) appendMessage(ctx context.Context, m chat.Message, prepare func(m *chat.Message, seq int64) error) (chat.Message, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return chat.Message{}, false, err
 	}
@@ -237,6 +243,11 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	}
 	if orig, ok := st.sentBefore(m); ok {
 		return orig, false, nil
+	}
+	if prepare != nil {
+		if err := prepare(&m, st.chat.LastSeq+1); err != nil {
+			return chat.Message{}, false, err
+		}
 	}
 	return st.append(m), true, nil
 }
