@@ -32,8 +32,10 @@ var (
 	// ErrSlowConsumer means a subscription was closed because its reader
 	// fell further behind than its queue allows.
 	ErrSlowConsumer = errors.New("chat: slow consumer")
-	// ErrNotImplemented means the server lacks what a feature needs: a
-	// Store without the optional interface, or a store not configured.
+	// ErrNotImplemented means the server lacks what a call needs: the
+	// configured Store or Broker lacks the optional ability (such as
+	// MessageSearcher for search, AttachmentStore for attachments), or a
+	// store the feature needs is not configured (Config.Blobs).
 	ErrNotImplemented = errors.New("chat: not implemented")
 	// ErrUnsupportedMediaType means an upload's content, as the server
 	// sniffed it, is of a type the server does not accept.

@@ -143,6 +143,12 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 
 	switch {
+	case segs[0] == "search":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.search(w, r, user)
 	case len(segs) == 1:
 		switch r.Method {
 		case http.MethodPost:
@@ -227,6 +233,9 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	}
 	p = strings.Trim(p, "/")
 	raw := strings.Split(p, "/")
+	if len(raw) == 1 && raw[0] == "search" {
+		return raw, true
+	}
 	if len(raw) == 0 || raw[0] != "chats" || len(raw) > 4 {
 		return nil, false
 	}
@@ -597,11 +606,11 @@ var errorCodes = []struct {
 	{ErrConflict, http.StatusConflict, "conflict", ""},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", ""},
 	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", ""},
-	{ErrNotImplemented, http.StatusNotImplemented, "not_implemented", ""},
 	{ErrRejected, http.StatusUnprocessableEntity, "rejected", ""},
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 	{ErrClosed, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
+	{ErrNotImplemented, http.StatusNotImplemented, "not_implemented", ""},
 }
 
 // statusClientClosedRequest is the status the REST handler gives a request

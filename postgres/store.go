@@ -43,6 +43,15 @@ type Config struct {
 	// server's connection limit (see the package documentation). Nil
 	// discards them, as chat.Config.Logger does.
 	Logger *slog.Logger
+
+	// SearchConfig is the PostgreSQL text search configuration that
+	// message search splits and normalises words with, such as 'english'
+	// to find other forms of a word and skip stop words: a plain
+	// lower-case name, optionally qualified by its schema. Empty means
+	// DefaultSearchConfig ('simple'), the one migration 005 builds the
+	// index for; another needs an index of its own (see docs/postgres.md,
+	// "Search").
+	SearchConfig string
 }
 
 var plainIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -76,9 +85,10 @@ func (c Config) schema() (string, error) {
 // returns at once; the write then happens entirely or not at all. Call
 // Close when shutting down, before closing db.
 type Store struct {
-	db    *sqlx.DB
-	q     queries
-	batch batcher
+	db     *sqlx.DB
+	q      queries
+	batch  batcher
+	search searchQueries
 }
 
 // New returns a Store that keeps its tables in cfg.Schema of db, which must
@@ -99,8 +109,13 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	searchConfig, err := cfg.searchConfig()
+	if err != nil {
+		return nil, err
+	}
 	checkPool(db.DB, log)
 	s := &Store{db: db, q: newQueries(schema)}
+	s.search = newSearchQueries(s.q.fill, searchConfig)
 	s.batch.s = s
 	return s, nil
 }

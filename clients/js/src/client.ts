@@ -16,6 +16,8 @@ import {
   type MessagePage,
   type PersistedEvent,
   type ReadMarker,
+  type SearchOptions,
+  type SearchPage,
   type SendMessageRequest,
 } from './types.js';
 
@@ -568,6 +570,16 @@ export class ChatClient {
   /** removeMember removes a user from a group; the user's own id leaves it. */
   async removeMember(chatId: string, userId: string): Promise<void> {
     await this.request<null>('DELETE', `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`);
+  }
+
+  /**
+   * search finds the messages of the caller's chats (or of `opts.chatId`)
+   * that have every word of `q` at the start of one of their words,
+   * newest first; page with `next_cursor`. A server whose Store cannot
+   * search fails it with a ChatError of code `not_implemented` (501).
+   */
+  search(q: string, opts: SearchOptions = {}): Promise<SearchPage> {
+    return this.request('GET', '/search' + query({ q, chat_id: opts.chatId, limit: opts.limit, cursor: opts.cursor }));
   }
 
   /** newClientId returns a random UUID for a message's client_id. */

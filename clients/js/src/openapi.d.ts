@@ -127,6 +127,21 @@ export interface ReadMarker {
   user_id: ID;
 }
 
+export interface SearchHit {
+  /**
+   * The parts of `message.text` that matched, in order and without overlap. Render the text as text and
+   * wrap these ranges yourself: the server sends no markup, so a message cannot inject HTML.
+   */
+  highlights: TextRange[];
+  message: Message;
+}
+
+export interface SearchPage {
+  hits: SearchHit[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
 export interface SendMessageRequest {
   /** Valid UTF-8 without NUL, at least one non-whitespace character, at most 4000 code points. */
   text: string;
@@ -139,6 +154,12 @@ export interface SendMessageRequest {
   client_id?: ID;
   /** Any JSON object of at most 4 KiB; null is the same as absent. */
   metadata?: Record<string, unknown> | null;
+}
+
+/** `text.slice(start, end)` in JavaScript: offsets in UTF-16 code units, `start` inclusive, `end` exclusive. */
+export interface TextRange {
+  end: number;
+  start: number;
 }
 
 /** RFC 3339 in UTC with up to microsecond precision, e.g. `2026-11-28T04:43:26.274846Z`. */
@@ -318,6 +339,21 @@ export interface Operations {
       404: ErrorReply<"not_found">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Search the messages of the caller's chats */
+  searchMessages: {
+    method: "GET";
+    path: "/search";
+    query: { q?: string; chat_id?: ID; limit?: number; cursor?: string };
+    responses: {
+      200: SearchPage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };

@@ -214,3 +214,32 @@ export const persistedTypes: ReadonlySet<string> = new Set([
   'member.added',
   'member.removed',
 ]);
+
+/** A part of a text: `text.slice(start, end)`, offsets in UTF-16 code units. */
+export interface TextRange {
+  start: number;
+  end: number;
+}
+
+/** A message `GET /search` found, with the parts of its text that matched. */
+export interface SearchHit {
+  message: Message;
+  /** In order and without overlap; render them with `highlightSegments`, never as markup. */
+  highlights: TextRange[];
+}
+
+/** A page of `GET /search`, newest first. */
+export interface SearchPage {
+  hits: SearchHit[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
+/** Options of `GET /search`. */
+export interface SearchOptions {
+  /** Search this chat only. */
+  chatId?: string;
+  limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+}

@@ -8,7 +8,7 @@
 // name the X-User header or the "user" cookie claims.
 //
 // All user text reaches the page through textContent, never as markup.
-import { ChatClient, ChatStore, chatTitle, describeError, seenBy } from './embedchat.js';
+import { ChatClient, ChatStore, chatTitle, describeError, highlightSegments, seenBy } from './embedchat.js';
 
 const API = document.querySelector('meta[name="chat-api"]').content;
 const WS_PATH = document.querySelector('meta[name="chat-ws"]').content;
@@ -20,6 +20,7 @@ let store = null;
 let open = '';        // the chat on screen, also in the URL hash so that a reload reopens it
 let editing = null;   // { seq, form } while one of my messages is being edited
 let lastRendered = null;
+let search = null;    // { q, cursor, hits } of the search on screen
 
 // ---- sign-in (demo only) ----
 
@@ -132,6 +133,63 @@ async function act(what, fn) {
   }
 }
 
+// ---- search: results are rendered as text, the matches in <mark> ----
+
+async function runSearch(q, cursor) {
+  const status = $('search-status');
+  $('search-results').hidden = false;
+  $('more-results').hidden = true;
+  if (!cursor) {
+    search = { q, cursor: '', hits: [] };
+    $('search-list').replaceChildren();
+  }
+  status.textContent = 'Searching…';
+  try {
+    const page = await store.client.search(q, { cursor });
+    if (!search || search.q !== q) return; // a newer search replaced this one
+    search.hits.push(...page.hits);
+    search.cursor = page.next_cursor;
+    renderSearch();
+  } catch (err) {
+    if (err && err.code === 'not_implemented') {
+      status.textContent = 'This server cannot search messages.';
+      $('search-form').hidden = true;
+    } else {
+      status.textContent = 'Search failed: ' + describeError(err);
+    }
+  }
+}
+
+function renderSearch() {
+  const s = store.getSnapshot();
+  const titles = new Map(s.chats.map((c) => [c.id, chatTitle(c, me)]));
+  const items = search.hits.map((hit) => {
+    const m = hit.message;
+    const li = el('li');
+    li.dataset.chatId = m.chat_id;
+    li.dataset.seq = String(m.seq);
+    const b = el('button');
+    b.type = 'button';
+    const text = el('span', 'text');
+    for (const seg of highlightSegments(m.text, hit.highlights)) text.append(el(seg.match ? 'mark' : 'span', '', seg.text));
+    b.append(el('span', 'sub', (titles.get(m.chat_id) || 'chat') + ' · ' + m.sender + ' · ' + formatTime(m.created_at)), text);
+    b.addEventListener('click', () => openChat(m.chat_id));
+    li.append(b);
+    return li;
+  });
+  $('search-list').replaceChildren(...items);
+  $('search-status').textContent = search.hits.length === 0 ? 'No messages found.'
+    : search.hits.length + (search.cursor ? '+' : '') + ' found';
+  $('more-results').hidden = !search.cursor;
+}
+
+function closeSearch() {
+  search = null;
+  $('search-results').hidden = true;
+  $('search-list').replaceChildren();
+  $('search-q').value = '';
+}
+
 function startEdit(m) {
   const form = el('form', 'edit');
   const input = el('input');
@@ -187,6 +245,13 @@ function bindUI() {
       $('group-title').value = '';
     });
   });
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = $('search-q').value.trim();
+    if (q) runSearch(q, '');
+  });
+  $('search-close').addEventListener('click', closeSearch);
+  $('more-results').addEventListener('click', () => { if (search) runSearch(search.q, search.cursor); });
   $('more-chats').addEventListener('click', () => store.loadMoreChats());
   $('back').addEventListener('click', closeChat);
   window.addEventListener('hashchange', openFromHash);

@@ -84,6 +84,8 @@ function describeError(err) {
       return "That is too long.";
     case "unavailable":
       return "The chat server is busy or restarting. Try again in a moment.";
+    case "not_implemented":
+      return "The chat server does not offer this.";
     case "invalid_request":
       return err.message ? capitalize(err.message) + "." : "The server did not accept that.";
     default:
@@ -554,6 +556,15 @@ var ChatClient = class {
   /** removeMember removes a user from a group; the user's own id leaves it. */
   async removeMember(chatId, userId) {
     await this.request("DELETE", `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`);
+  }
+  /**
+   * search finds the messages of the caller's chats (or of `opts.chatId`)
+   * that have every word of `q` at the start of one of their words,
+   * newest first; page with `next_cursor`. A server whose Store cannot
+   * search fails it with a ChatError of code `not_implemented` (501).
+   */
+  search(q, opts = {}) {
+    return this.request("GET", "/search" + query({ q, chat_id: opts.chatId, limit: opts.limit, cursor: opts.cursor }));
   }
   /** newClientId returns a random UUID for a message's client_id. */
   newClientId() {
@@ -1277,6 +1288,22 @@ function pickActivity(c) {
 function asChatError(err) {
   return err instanceof ChatError ? err : new ChatError(0, "network", err instanceof Error ? err.message : String(err));
 }
+
+// src/search.ts
+function highlightSegments(text, highlights) {
+  const out = [];
+  let at = 0;
+  for (const r of highlights) {
+    const start = Math.max(at, Math.min(r.start, text.length));
+    const end = Math.max(start, Math.min(r.end, text.length));
+    if (end === start) continue;
+    if (start > at) out.push({ text: text.slice(at, start), match: false });
+    out.push({ text: text.slice(start, end), match: true });
+    at = end;
+  }
+  if (at < text.length || out.length === 0) out.push({ text: text.slice(at), match: false });
+  return out;
+}
 export {
   ChatClient,
   ChatError,
@@ -1287,6 +1314,7 @@ export {
   chatTitle,
   closePolicy,
   describeError,
+  highlightSegments,
   newer,
   seenBy
 };
