@@ -424,7 +424,7 @@ func (s *Service) Drain(ctx context.Context) error {
 // Shutdown stops the Service. It drains first, as Drain does, unless that
 // was done already; then it closes every subscription (WebSocket
 // connections are closed with 1001 going away), stops the Service's
-// goroutines and waits for them and for the WebSocket handlers to return,
+// goroutines and waits for them and for the WebSocket connections to end,
 // or for ctx to end. The AfterSend calls still queued are made first,
 // within ctx (see Hooks.AfterSend). Calls made after the drain fail with
 // ErrClosed. Shutdown does not close the Store or the Broker: they belong

@@ -24,7 +24,7 @@ func WaitPublished(s *Service) {
 }
 
 // QueueLen returns how many events wait in sub's queue of stored events.
-func QueueLen(sub *Subscription) int { return len(sub.out) }
+func QueueLen(sub *Subscription) int { return sub.queued() }
 
 // SweepAttachmentsAt is SweepAttachments as if the clock read now, so that
 // a test sees uploads expire without waiting for them to.
