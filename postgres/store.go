@@ -419,7 +419,12 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, wrapErr(op, err)
 	}
-	return appended(m, row)
+	stored, created, err := appended(m, row)
+	if err == nil && !created {
+		// append_message does not return the original's attachments.
+		return s.messageWithAttachments(ctx, stored)
+	}
+	return stored, created, err
 }
 
 // AppendMessageTx is AppendMessage inside the caller's transaction, so that

@@ -182,6 +182,12 @@ func testAttachmentRetry(f *fixture) {
 	require.False(f.t, created, "a retry")
 	require.Equal(f.t, m.Seq, again.Seq)
 	requireAttachments(f.t, referenced(m.Seq, a1), again.Attachments, "the original's attachments")
+	plain := f.newMessage("c1", "alice", f.at(3))
+	plain.ClientID = "k1"
+	again, created, err = f.store.AppendMessage(f.ctx, plain)
+	require.NoError(f.t, err)
+	require.False(f.t, created, "a retry through AppendMessage")
+	requireAttachments(f.t, referenced(m.Seq, a1), again.Attachments, "the original's attachments, through AppendMessage")
 	f.requireUnchanged(before, "a retry")
 	a2, err := as.GetAttachment(f.ctx, "c1", "a2")
 	require.NoError(f.t, err)
