@@ -262,13 +262,13 @@ func rawUpload(t *testing.T, srv *chattest.Server, user, chatID string, body io.
 }
 
 // A Store without chat.AttachmentStore.
-type plainStore struct{ chat.Store }
+type noAttachmentStore struct{ chat.Store }
 
 func TestAttachmentsOffAnswer501(t *testing.T) {
 	for name, cfg := range map[string]chat.Config{
 		"no BlobStore":            {},
-		"no AttachmentStore":      {Store: plainStore{memory.NewStore()}, Blobs: memory.NewBlobStore()},
-		"neither of the two here": {Store: plainStore{memory.NewStore()}},
+		"no AttachmentStore":      {Store: noAttachmentStore{memory.NewStore()}, Blobs: memory.NewBlobStore()},
+		"neither of the two here": {Store: noAttachmentStore{memory.NewStore()}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			svc := chattest.NewService(t, cfg)

@@ -70,3 +70,11 @@ func clientMessage(err error) string {
 	}
 	return ""
 }
+
+func forbiddenf(format string, args ...any) error {
+	return &requestError{kind: ErrForbidden, msg: fmt.Sprintf(format, args...)}
+}
+
+func conflictf(format string, args ...any) error {
+	return &requestError{kind: ErrConflict, msg: fmt.Sprintf(format, args...)}
+}

@@ -26,6 +26,11 @@ func WaitPublished(s *Service) {
 // QueueLen returns how many events wait in sub's queue of stored events.
 func QueueLen(sub *Subscription) int { return sub.queued() }
 
+// ResumeReadsUnderWay returns how many reads of resuming subscriptions
+// (and of new streams' positions) wait for a batch, a slot or the Store,
+// so that a test knows when every resume has reached the Store.
+func ResumeReadsUnderWay(svc *Service) int { return int(svc.hub.reads.waiting.Load()) }
+
 // SweepAttachmentsAt is SweepAttachments as if the clock read now, so that
 // a test sees uploads expire without waiting for them to.
 func SweepAttachmentsAt(ctx context.Context, s *Service, now time.Time) (int, error) {

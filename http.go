@@ -149,6 +149,8 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.search(w, r, user)
+	case segs[0] == "blocks":
+		h.serveBlocks(w, r, user, segs)
 	case len(segs) == 1:
 		switch r.Method {
 		case http.MethodPost:
@@ -159,11 +161,14 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
 	case len(segs) == 2:
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, h.svc.log, "GET")
-			return
+		switch r.Method {
+		case http.MethodGet:
+			h.getChat(w, r, user, segs[1])
+		case http.MethodPatch:
+			h.updateChat(w, r, user, segs[1])
+		default:
+			methodNotAllowed(w, h.svc.log, "GET, PATCH")
 		}
-		h.getChat(w, r, user, segs[1])
 	case len(segs) == 3 && segs[2] == "messages":
 		switch r.Method {
 		case http.MethodPost:
@@ -198,11 +203,22 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
 	case len(segs) == 4 && segs[2] == "members":
-		if r.Method != http.MethodDelete {
-			methodNotAllowed(w, h.svc.log, "DELETE")
+		switch r.Method {
+		case http.MethodDelete:
+			h.removeMember(w, r, user, segs[1], segs[3])
+		case http.MethodPatch:
+			h.setRole(w, r, user, segs[1], segs[3])
+		default:
+			methodNotAllowed(w, h.svc.log, "PATCH, DELETE")
+		}
+	case len(segs) >= 3 && segs[2] == "bans":
+		h.serveBans(w, r, user, segs)
+	case len(segs) == 3 && segs[2] == "settings":
+		if r.Method != http.MethodPatch {
+			methodNotAllowed(w, h.svc.log, "PATCH")
 			return
 		}
-		h.removeMember(w, r, user, segs[1], segs[3])
+		h.updateSettings(w, r, user, segs[1])
 	case len(segs) == 3 && segs[2] == "attachments":
 		if r.Method != http.MethodPost {
 			methodNotAllowed(w, h.svc.log, "POST")
@@ -236,7 +252,7 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	if len(raw) == 1 && raw[0] == "search" {
 		return raw, true
 	}
-	if len(raw) == 0 || raw[0] != "chats" || len(raw) > 4 {
+	if len(raw) == 0 || raw[0] != "chats" && raw[0] != "blocks" || len(raw) > 4 || raw[0] == "blocks" && len(raw) > 2 {
 		return nil, false
 	}
 	segs := make([]string, len(raw))
@@ -250,8 +266,8 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	// Below a chat, only the documented resources exist: anything else
 	// is 404 before authentication, as for paths outside /chats.
 	switch {
-	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "attachments",
-		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "attachments":
+	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "settings" && segs[2] != "attachments",
+		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "attachments":
 		return nil, false
 	}
 	return segs, true
@@ -309,7 +325,11 @@ func (h *restHandler) listChats(w http.ResponseWriter, r *http.Request, user str
 		writeServiceError(w, h.svc.log, err)
 		return
 	}
-	page, err := h.svc.ListChats(r.Context(), user, ChatListQuery{Limit: limit, Cursor: q.Get("cursor")})
+	archived := ArchivedFilter(q.Get("archived"))
+	if archived == "include" {
+		archived = ArchivedInclude
+	}
+	page, err := h.svc.ListChats(r.Context(), user, ChatListQuery{Limit: limit, Cursor: q.Get("cursor"), Archived: archived})
 	if err != nil {
 		writeServiceError(w, h.svc.log, err)
 		return

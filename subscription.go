@@ -529,7 +529,8 @@ func (sub *Subscription) advanceLocked(d *delivery) bool {
 		return false
 	}
 	sub.pos[d.ChatID] = d.Seq
-	return true
+	// Another member's own event: its seq is passed, not delivered.
+	return !d.privateTo(sub.user)
 }
 
 // control queues a user-level event (chat.created) for the subscription's
@@ -674,9 +675,9 @@ func (sub *Subscription) resume() error {
 	if err := sub.waitUserTopic(ctx); err != nil {
 		return err
 	}
-	ids, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	ids, err := sub.chatIDs(ctx)
 	if err != nil {
-		return fmt.Errorf("chat: subscribe: %w", err)
+		return err
 	}
 	sub.mu.Lock()
 	for _, id := range ids {
@@ -690,9 +691,9 @@ func (sub *Subscription) resume() error {
 	// streams before we were in them. From now on every removal reaches
 	// us, so one more read settles it: chats left meanwhile are skipped,
 	// as if left while disconnected.
-	now, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	now, err := sub.chatIDs(ctx)
 	if err != nil {
-		return fmt.Errorf("chat: subscribe: %w", err)
+		return err
 	}
 	member := make(map[string]bool, len(now))
 	for _, id := range now {
@@ -728,9 +729,9 @@ func (sub *Subscription) resume() error {
 		}
 	}
 	if len(listed) > 0 {
-		last, err := sub.svc.store.LastSeqs(ctx, listed)
+		last, err := sub.svc.hub.reads.lastSeqs.read(ctx, listed)
 		if err != nil {
-			return fmt.Errorf("chat: subscribe: %w", err)
+			return sub.resumeFailed(err)
 		}
 		for _, id := range listed {
 			if err := sub.replay(ctx, id, sub.positions[id], last[id], 0); err != nil {
@@ -763,6 +764,25 @@ func (sub *Subscription) resume() error {
 	return nil
 }
 
+// chatIDs reads the ids of the user's chats, in one Store call with those
+// of the other subscriptions resuming meanwhile.
+func (sub *Subscription) chatIDs(ctx context.Context) ([]string, error) {
+	ids, err := sub.svc.hub.reads.chatIDs.read(ctx, []string{sub.user})
+	if err != nil {
+		return nil, sub.resumeFailed(err)
+	}
+	return ids[sub.user], nil
+}
+
+// resumeFailed is the error that ends a resume whose Store read failed
+// with err: the subscription's own end if it came first.
+func (sub *Subscription) resumeFailed(err error) error {
+	if serr := sub.Err(); serr != nil {
+		return serr
+	}
+	return fmt.Errorf("chat: subscribe: %w", err)
+}
+
 // waitUserTopic waits until the reconciler has handled the user's topic, so
 // that user-level notifications published from now on reach the
 // subscription.
@@ -778,10 +798,14 @@ func (sub *Subscription) waitUserTopic(ctx context.Context) error {
 
 // follow registers the subscription with the chats' streams and waits
 // until each has a baseline, so that every later event reaches us.
+// A failed read of the streams' positions ends the wait with its error.
 func (sub *Subscription) follow(ctx context.Context, ids []string) error {
+	failed := sub.svc.hub.nextBaselineFailure()
 	for _, st := range sub.svc.hub.follow(sub, ids) {
 		select {
 		case <-st.ready:
+		case <-failed.done:
+			return sub.resumeFailed(failed.err)
 		case <-ctx.Done():
 			if err := sub.Err(); err != nil {
 				return err
@@ -810,6 +834,12 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 	sub.mu.Lock()
 	sub.pos[chatID] = from
 	sub.mu.Unlock()
+	if from == last && stop == 0 {
+		// Nothing to read: whatever follows last comes from the
+		// chat's stream, which holds it for us. Most connections
+		// resuming after a restart are in this case.
+		return nil
+	}
 	// Every event after from is the reader's if they are a member at its
 	// end of the log: a removal they were added back after is not their
 	// last event. So what follows our removal waits (out) until our next
@@ -826,7 +856,7 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 	after := from
 read:
 	for {
-		evs, err := sub.svc.store.ListEvents(ctx, chatID, after, fillPage)
+		evs, err := sub.svc.hub.reads.listEvents(ctx, chatID, after, fillPage)
 		if err != nil {
 			return fmt.Errorf("chat: replay: %w", err)
 		}
@@ -997,11 +1027,13 @@ func (sub *Subscription) join(ev Event) error {
 func (sub *Subscription) reconcileChats() error {
 	ctx, cancel := sub.contextUntilDone()
 	defer cancel()
-	ids, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	// Shared with the resumes and the other reconciliations under way: a
+	// Broker that lost every user topic makes them all reconcile at once.
+	all, err := sub.svc.hub.reads.chatIDs.read(ctx, []string{sub.user})
 	if err != nil {
 		return fmt.Errorf("chat: refresh chats: %w", err)
 	}
-	for _, id := range ids {
+	for _, id := range all[sub.user] {
 		sub.mu.Lock()
 		known := sub.following[id]
 		sub.mu.Unlock()

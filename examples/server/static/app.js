@@ -20,6 +20,7 @@ let store = null;
 let open = '';        // the chat on screen, also in the URL hash so that a reload reopens it
 let editing = null;   // { seq, form } while one of my messages is being edited
 let lastRendered = null;
+let myRole = '';      // my role in the open chat: owner, admin or member ('' in direct chats)
 let search = null;    // { q, cursor, hits } of the search on screen
 
 // ---- sign-in (demo only) ----
@@ -414,22 +415,47 @@ function renderHeader(c) {
   const group = c.kind === 'group';
   $('members-toggle').hidden = !group;
   if (!group) $('members-panel').hidden = true;
+  myRole = (c.members.find((m) => m.user_id === me) || {}).role || '';
   const items = c.members.map((m) => {
     const li = el('li', '', m.display_name || m.user_id);
     li.dataset.userId = m.user_id;
-    // Anyone leaves; the creator removes others.
-    if (m.user_id !== me && c.created_by === me) {
+    if (m.role && m.role !== 'member') li.append(el('span', 'role', m.role));
+    // Anyone leaves; owners and admins remove and ban whom they outrank
+    // (without roles on the server, the creator removes anyone).
+    const mayRemove = m.user_id !== me && (m.role ? rank(myRole) > Math.max(rank(m.role), 1) : c.created_by === me);
+    if (mayRemove) {
       const rm = el('button', 'link', '×');
       rm.type = 'button';
       rm.setAttribute('aria-label', 'remove ' + m.user_id);
       rm.addEventListener('click', () => act('Could not remove ' + m.user_id, () => store.removeMember(c.id, m.user_id)));
       li.append(rm);
-    } else {
-      li.classList.add('plain');
+      if (m.role) {
+        const ban = el('button', 'link', 'ban');
+        ban.type = 'button';
+        ban.setAttribute('aria-label', 'ban ' + m.user_id);
+        ban.addEventListener('click', () => {
+          if (confirm('Ban ' + m.user_id + '? They cannot be added back.')) act('Could not ban ' + m.user_id, () => store.ban(c.id, m.user_id));
+        });
+        li.append(ban);
+      }
     }
+    // Owners make admins and back.
+    if (myRole === 'owner' && m.user_id !== me && m.role !== 'owner') {
+      const to = m.role === 'admin' ? 'member' : 'admin';
+      const role = el('button', 'link', to === 'admin' ? 'make admin' : 'make member');
+      role.type = 'button';
+      role.setAttribute('aria-label', 'make ' + m.user_id + ' ' + to);
+      role.addEventListener('click', () => act('Could not change the role of ' + m.user_id, () => store.setRole(c.id, m.user_id, to)));
+      li.append(role);
+    }
+    if (li.childElementCount === 0 || (li.childElementCount === 1 && li.firstElementChild.className === 'role')) li.classList.add('plain');
     return li;
   });
   $('member-list').replaceChildren(...items);
+}
+
+function rank(role) {
+  return { owner: 3, admin: 2, member: 1 }[role] || 0;
 }
 
 function renderMessage(m, seen) {
@@ -448,9 +474,17 @@ function renderMessage(m, seen) {
       if (confirm('Delete this message?')) act('Not deleted', () => store.deleteMessage(open, m.seq));
     });
     meta.append(edit, del);
+  } else if (!mine && !m.deleted && rank(myRole) >= 2) {
+    // Owners and admins delete others' messages.
+    const del = el('button', 'link action', 'delete');
+    del.type = 'button';
+    del.addEventListener('click', () => {
+      if (confirm('Delete ' + m.sender + "'s message?")) act('Not deleted', () => store.deleteMessage(open, m.seq));
+    });
+    meta.append(del);
   }
   li.append(meta);
-  if (m.deleted) li.append(el('div', 'text', 'message deleted'));
+  if (m.deleted) li.append(el('div', 'text', m.deleted_by ? 'message deleted by ' + m.deleted_by : 'message deleted'));
   else if (isEditing) li.append(editing.form);
   else if (m.text) li.append(el('div', 'text', m.text));
   if (!m.deleted && m.attachments) li.append(...m.attachments.map(renderAttachment));

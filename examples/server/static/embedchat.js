@@ -151,7 +151,12 @@ var persistedTypes = /* @__PURE__ */ new Set([
   "message.updated",
   "message.deleted",
   "member.added",
-  "member.removed"
+  "member.removed",
+  "member.role",
+  "member.banned",
+  "member.unbanned",
+  "chat.updated",
+  "member.settings"
 ]);
 
 // src/client.ts
@@ -499,7 +504,7 @@ var ChatClient = class {
   }
   /** listChats returns a page of the user's chats, most recent activity first. */
   listChats(opts = {}) {
-    return this.request("GET", "/chats" + query({ limit: opts.limit, cursor: opts.cursor }));
+    return this.request("GET", "/chats" + query({ limit: opts.limit, cursor: opts.cursor, archived: opts.archived }));
   }
   /** getChat returns a chat; a ChatError with code `not_found` if it is gone or the user is not in it. */
   getChat(chatId) {
@@ -556,6 +561,42 @@ var ChatClient = class {
   /** removeMember removes a user from a group; the user's own id leaves it. */
   async removeMember(chatId, userId) {
     await this.request("DELETE", `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`);
+  }
+  /** setRole changes a member's role in a group (owners only; anyone may lower their own). */
+  setRole(chatId, userId, role) {
+    return this.request("PATCH", `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`, { role });
+  }
+  /** updateChat renames a group or changes its metadata (owners and admins). */
+  updateChat(chatId, req) {
+    return this.request("PATCH", chatPath(chatId), req);
+  }
+  /** ban removes a user from a group, if a member, and keeps them from being added back. */
+  async ban(chatId, userId) {
+    await this.request("POST", chatPath(chatId) + "/bans", { user_id: userId });
+  }
+  /** unban lifts a user's ban from a group. */
+  async unban(chatId, userId) {
+    await this.request("DELETE", `${chatPath(chatId)}/bans/${encodeURIComponent(userId)}`);
+  }
+  /** listBans returns the users banned from a group (owners and admins). */
+  async listBans(chatId) {
+    return (await this.request("GET", chatPath(chatId) + "/bans")).bans;
+  }
+  /** updateSettings changes the user's own settings of a chat; their other devices get member.settings. */
+  updateSettings(chatId, req) {
+    return this.request("PATCH", chatPath(chatId) + "/settings", req);
+  }
+  /** block blocks a user: no direct messages either way until unblock. */
+  async block(userId) {
+    await this.request("POST", "/blocks", { user_id: userId });
+  }
+  /** unblock lifts the user's block of another. */
+  async unblock(userId) {
+    await this.request("DELETE", "/blocks/" + encodeURIComponent(userId));
+  }
+  /** listBlocks returns the users the user blocks. */
+  async listBlocks() {
+    return (await this.request("GET", "/blocks")).blocks;
   }
   /**
    * search finds the messages of the caller's chats (or of `opts.chatId`)
@@ -689,7 +730,7 @@ var ChatStore = class {
     if (!this.chatList) {
       this.chatList = Object.freeze(
         [...this.chats.values()].sort(
-          (a, b) => Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+          (a, b) => Number(b.settings?.pinned ?? false) - Number(a.settings?.pinned ?? false) || Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
         )
       );
     }
@@ -929,6 +970,23 @@ var ChatStore = class {
       case "member.removed":
         next.members = c.members.filter((x) => x.user_id !== ev.user_id);
         next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "member.role":
+        next.members = c.members.map((x) => x.user_id === ev.user_id ? { ...x, role: ev.role } : x);
+        next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "chat.updated":
+        next.title = ev.info.title;
+        if (ev.info.metadata) next.metadata = ev.info.metadata;
+        else delete next.metadata;
+        next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "member.banned":
+      case "member.unbanned":
+        next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "member.settings":
+        next.settings = ev.settings;
         break;
     }
     this.chats.set(c.id, Object.freeze(next));
@@ -1213,6 +1271,26 @@ var ChatStore = class {
     await this.client.removeMember(chatId, userId);
     if (userId === this.me) this.dropChat(chatId);
   }
+  /** setRole changes a member's role; the member.role event updates the chat. */
+  async setRole(chatId, userId, role) {
+    await this.client.setRole(chatId, userId, role);
+  }
+  /** ban removes a user from a group and keeps them out until unbanned. */
+  async ban(chatId, userId) {
+    await this.client.ban(chatId, userId);
+  }
+  /** updateChat renames a group or changes its metadata. */
+  async updateChat(chatId, req) {
+    this.mergeChat(await this.client.updateChat(chatId, req));
+  }
+  /** updateSettings changes the user's own settings of a chat (pinned chats sort first). */
+  async updateSettings(chatId, req) {
+    const settings = await this.client.updateSettings(chatId, req);
+    const c = this.chats.get(chatId);
+    if (!c) return;
+    this.chats.set(chatId, Object.freeze({ ...c, settings }));
+    this.chatsChanged();
+  }
   /** typing tells the others the user is typing; call it on every keystroke. */
   typingIn(chatId) {
     this.client.typing(chatId);
@@ -1282,7 +1360,10 @@ function pickActivity(c) {
     last_activity_at: c.last_activity_at,
     last_message: c.last_message,
     members: c.members,
-    unread_count: c.unread_count
+    unread_count: c.unread_count,
+    title: c.title,
+    metadata: c.metadata,
+    settings: c.settings
   };
 }
 function asChatError(err) {
