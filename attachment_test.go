@@ -444,3 +444,22 @@ func TestAttachmentStoreCallsAreObserved(t *testing.T) {
 		assert.Positive(t, calls.methods[method], method)
 	}
 }
+
+// A moderator's delete (an owner deleting a member's message) deletes the
+// message's attachments as the sender's own delete does.
+func TestAttachmentModeratorDeleteDeletesThem(t *testing.T) {
+	a := newAttachServer(t, chat.Config{})
+	c := restCreateChat(t, a.srv, "alice", restGroup("bob"))
+	att := a.mustUpload(t, "bob", c.ID, "", pngBytes(t, 1, 1))
+	r := a.send("bob", c.ID, map[string]any{"text": "", "attachments": []string{att.ID}})
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	m := restMessageObject(t, r.Body)
+
+	r = a.srv.Do("alice", http.MethodDelete, fmt.Sprintf("/chats/%s/messages/%d", c.ID, m.Seq), nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	gone := restMessageObject(t, r.Body)
+	assert.Equal(t, "alice", gone.DeletedBy)
+	assert.Empty(t, gone.Attachments)
+	restRequireError(t, a.download("bob", c.ID, att.ID), http.StatusNotFound, "not_found")
+	assert.Zero(t, a.blobs.Len())
+}
