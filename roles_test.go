@@ -184,7 +184,9 @@ func TestFeatureMemberSettings(t *testing.T) {
 	featExpectAll(t, chat.Event{Type: chat.EventMemberSettings, ChatID: g3.ID, Seq: 1, UserID: "alice", Settings: &chat.MemberSettings{Pinned: true}}, phone, laptop)
 	m := mustSend(t, srv, "alice", g3.ID, "after pinning")
 	require.Equal(t, int64(2), m.Seq)
-	featExpect(t, bob, chat.EventMessageCreated, g3.ID, 2) // seq 1 was alice's alone
+	// Bob gets seq 1 too, without whose settings changed or how.
+	featExpectAll(t, chat.Event{Type: chat.EventMemberSettings, ChatID: g3.ID, Seq: 1}, bob)
+	featExpect(t, bob, chat.EventMessageCreated, g3.ID, 2)
 	<-pushes
 	require.Equal(t, &set, featGetChat(t, srv, "alice", g3.ID).Settings)
 	require.Nil(t, featGetChat(t, srv, "bob", g3.ID).Settings, "bob does not see alice's settings")
@@ -240,12 +242,15 @@ func TestFeatureMemberSettings(t *testing.T) {
 	for _, ev := range mine {
 		mineTypes = append(mineTypes, string(ev.Type))
 	}
-	for _, ev := range theirs {
-		require.NotEqual(t, chat.EventMemberSettings, ev.Type, "bob is replayed alice's settings: %+v", ev)
+	for i, ev := range theirs {
+		require.Equal(t, int64(i+1), ev.Seq, "bob's replay is gap-free")
+		if ev.Type == chat.EventMemberSettings {
+			require.Equal(t, chat.Event{Type: chat.EventMemberSettings, ChatID: g3.ID, Seq: ev.Seq}, ev, "bob is replayed alice's settings")
+		}
 		theirSeqs = append(theirSeqs, string(ev.Type))
 	}
 	require.Equal(t, []string{"member.settings", "message.created", "member.settings", "message.created", "member.settings", "message.created"}, mineTypes)
-	require.Len(t, theirSeqs, 3)
+	require.Equal(t, mineTypes, theirSeqs)
 }
 
 func blockPost(srv *chattest.Server, user, other string) chattest.Response {

@@ -27,8 +27,10 @@ func (m MemberSettings) MutedAt(t time.Time) bool {
 }
 
 // EventMemberSettings is persisted: UserID changed their own settings of
-// the chat to Settings. Only UserID's connections receive it, live or
-// replayed: other members never see its seq, which they skip.
+// the chat to Settings. Only UserID's connections receive it whole, live or
+// replayed; other members get it with its seq alone (no UserID, no
+// Settings), so that their seqs stay gap-free and they learn nothing of
+// whose settings changed or how.
 const EventMemberSettings EventType = "member.settings"
 
 // SettingsChange changes UserID's settings of ChatID for
@@ -187,10 +189,16 @@ func (s *Service) withSettings(ctx context.Context, userID string, chats []Chat)
 	return nil
 }
 
-// privateTo reports whether ev is for one member's connections only, and
-// not for user's.
+// privateTo reports whether ev says what is for one member's connections
+// only, and not for user's.
 func (ev *Event) privateTo(user string) bool {
 	return ev.Type == EventMemberSettings && ev.UserID != user
+}
+
+// redacted is ev, an event privateTo someone else, as the other members
+// get it: its type, chat and seq.
+func (ev *Event) redacted() Event {
+	return Event{Type: ev.Type, ChatID: ev.ChatID, Seq: ev.Seq}
 }
 
 type mutedKey struct{}

@@ -407,7 +407,7 @@ func (sub *Subscription) deliver(d *delivery) {
 		sub.pending = append(sub.pending, d)
 		return
 	}
-	if !sub.advanceLocked(d) {
+	if d = sub.advanceLocked(d); d == nil {
 		return
 	}
 	if len(sub.queue) >= sub.queueCap() {
@@ -508,29 +508,33 @@ func (sub *Subscription) resyncLaterLocked(d *delivery) {
 	r.resyncUpTo = max(r.resyncUpTo, d.Seq)
 }
 
-// advanceLocked reports whether d is new to the reader and, if so, records
-// its seq as the chat's position.
-func (sub *Subscription) advanceLocked(d *delivery) bool {
+// advanceLocked returns what of d goes to the reader, nil when d is not
+// new to them, and records its seq as the chat's position: d itself, or,
+// for another member's own event, that event without whose it is or what
+// it says, so that the reader's seqs stay gap-free.
+func (sub *Subscription) advanceLocked(d *delivery) *delivery {
 	if d.resyncUpTo > 0 {
 		// A resync standing for dropped held events: needless if the
 		// replay has covered them since.
 		delete(sub.resyncs, d.ChatID)
 		if d.resyncUpTo <= sub.pos[d.ChatID] {
-			return false
+			return nil
 		}
 		sub.pos[d.ChatID] = d.resyncUpTo
 		sub.svc.flow.forcedResyncs.Add(1)
-		return true
+		return d
 	}
 	if d.Seq == 0 {
-		return true
+		return d
 	}
 	if d.Seq <= sub.pos[d.ChatID] {
-		return false
+		return nil
 	}
 	sub.pos[d.ChatID] = d.Seq
-	// Another member's own event: its seq is passed, not delivered.
-	return !d.privateTo(sub.user)
+	if d.privateTo(sub.user) {
+		return &delivery{Event: d.redacted(), replayed: d.replayed, at: d.at}
+	}
+	return d
 }
 
 // control queues a user-level event (chat.created) for the subscription's
@@ -849,9 +853,9 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 	removedAt := int64(0)
 	emit := func(d *delivery) bool {
 		sub.mu.Lock()
-		fresh := sub.advanceLocked(d)
+		d = sub.advanceLocked(d)
 		sub.mu.Unlock()
-		return !fresh || sub.sendReplayed(d)
+		return d == nil || sub.sendReplayed(d)
 	}
 	after := from
 read:
@@ -912,9 +916,13 @@ func (sub *Subscription) release(unhold func()) {
 		sub.mu.Unlock()
 		for _, d := range batch {
 			sub.mu.Lock()
-			fresh := sub.wantedLocked(d) && sub.advanceLocked(d)
+			if sub.wantedLocked(d) {
+				d = sub.advanceLocked(d)
+			} else {
+				d = nil
+			}
 			sub.mu.Unlock()
-			if fresh && !sub.sendReplayed(&delivery{Event: d.Event, at: d.at}) {
+			if d != nil && !sub.sendReplayed(&delivery{Event: d.Event, at: d.at}) {
 				return
 			}
 		}

@@ -45,7 +45,8 @@ func TestMultiNodeRolesSettingsAndBlocks(t *testing.T) {
 		require.Equal(t, w, carol.Next())
 	}
 	require.Equal(t, settings, carol.Next(), "carol's own settings reach her")
-	require.Equal(t, int64(6), bob.Next().Seq, "bob skips carol's settings")
+	require.Equal(t, chat.Event{Type: chat.EventMemberSettings, ChatID: group.ID, Seq: 5}, bob.Next(), "bob gets the seq, not carol's settings")
+	require.Equal(t, int64(6), bob.Next().Seq)
 	require.Equal(t, int64(6), carol.Next().Seq)
 
 	_, replay := b.srv.Connect("carol", map[string]int64{group.ID: 0})
@@ -53,8 +54,9 @@ func TestMultiNodeRolesSettingsAndBlocks(t *testing.T) {
 	require.Equal(t, want, replay[:4])
 	require.Equal(t, settings, replay[4])
 	_, replay = b.srv.Connect("bob", map[string]int64{group.ID: 0})
-	require.Len(t, replay, 5, "bob's replay leaves carol's settings out")
+	require.Len(t, replay, 6)
 	require.Equal(t, want, replay[:4])
+	require.Equal(t, chat.Event{Type: chat.EventMemberSettings, ChatID: group.ID, Seq: 5}, replay[4], "bob's replay has the seq, not carol's settings")
 
 	do(a, "bob", http.MethodPost, "/blocks", chat.BlockRequest{UserID: "alice"}, http.StatusNoContent)
 	do(b, "alice", http.MethodPost, "/chats/"+direct.ID+"/messages", chat.SendMessageRequest{Text: "hi"}, http.StatusForbidden)

@@ -475,7 +475,8 @@ export class ChatStore {
         break;
       case 'member.settings':
         // The user's own, from another device; it moves no chat in the list.
-        next.settings = ev.settings;
+        // Another member's comes without settings: it moves last_seq alone.
+        if (ev.user_id === this.me && ev.settings) next.settings = ev.settings;
         break;
     }
     this.chats.set(c.id, Object.freeze(next));

@@ -254,13 +254,16 @@ export interface ChatUpdatedEvent {
   info: { title: string; metadata: Record<string, unknown> | null };
 }
 
-/** The user's own settings of the chat changed (on another device, say); only they receive it. */
+/**
+ * The user's own settings of the chat changed (on another device, say). Only they receive it whole: other
+ * members get it without user_id and settings, a seq that changes nothing but their position.
+ */
 export interface MemberSettingsEvent {
   type: 'member.settings';
   chat_id: string;
   seq: number;
-  user_id: string;
-  settings: MemberSettings;
+  user_id?: string;
+  settings?: MemberSettings;
 }
 
 /** The events that are stored and carry a seq. */

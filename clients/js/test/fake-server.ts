@@ -206,13 +206,16 @@ export class FakeServer {
     this.record(d, { type: 'chat.updated', chat_id: chatId, seq: d.chat.last_seq + 1, actor_id: actor, info }, this.now());
   }
 
-  /** settings changes user's own settings: the event goes to them alone and moves no activity. */
+  /**
+   * settings changes user's own settings: the event goes to them whole, to the other members with its seq
+   * alone, and moves no activity.
+   */
   settings(chatId: string, user: string, settings: MemberSettings): void {
     const d = this.data(chatId);
     d.chat.last_seq++;
     const ev: PersistedEvent = { type: 'member.settings', chat_id: chatId, seq: d.chat.last_seq, user_id: user, settings };
     d.events.push(ev);
-    this.push(user, ev);
+    for (const m of d.chat.members) this.push(m.user_id, redactFor(ev, m.user_id));
   }
 
   /** forgetEverything empties the model, as an in-memory server that restarted. */
@@ -281,10 +284,9 @@ export class FakeServer {
     for (const [id, pos] of Object.entries(s.resume ?? {})) {
       const d = this.chats.get(id);
       if (!d || !d.chat.members.some((m) => m.user_id === s.user)) continue;
-      // Another member's settings are theirs alone.
-      const behind = d.events.filter((e) => e.seq > pos && (e.type !== 'member.settings' || e.user_id === s.user));
+      const behind = d.events.filter((e) => e.seq > pos);
       if (pos > d.chat.last_seq || behind.length > this.replayLimit) s.send({ type: 'resync', chat_id: id });
-      else for (const e of behind) s.send(e);
+      else for (const e of behind) s.send(redactFor(e, s.user));
     }
     s.send({ type: 'resumed' });
   }
@@ -375,4 +377,10 @@ export function userSocket(user: string): new (url: string) => WebSocket {
       super(url, { headers: { 'X-User': user } });
     }
   };
+}
+
+/** redactFor is ev as user receives it: another member's settings change has its seq alone. */
+function redactFor(ev: PersistedEvent, user: string): PersistedEvent {
+  if (ev.type !== 'member.settings' || ev.user_id === user) return ev;
+  return { type: 'member.settings', chat_id: ev.chat_id, seq: ev.seq };
 }

@@ -296,4 +296,10 @@ test('roles, renames and the users own settings apply to the chat list, pinned c
   await eventually(() => snap(store).chats[0]!.id === pinned.id);
   assert.equal(snap(store).chats[0]!.settings?.pinned, true);
   assert.equal(snap(store).chats[0]!.last_seq, 1, 'a settings event takes a seq');
+
+  // Another member's settings reach bob as a seq alone: his position moves, his settings do not.
+  server.settings(pinned.id, 'alice', { muted: true, archived: true, pinned: false });
+  await eventually(() => snap(store).chats[0]!.last_seq === 2);
+  assert.deepEqual(snap(store).chats[0]!.settings, { muted: false, archived: false, pinned: true });
+  assert.equal(snap(store).chats[0]!.id, pinned.id);
 });

@@ -986,7 +986,7 @@ var ChatStore = class {
         next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
         break;
       case "member.settings":
-        next.settings = ev.settings;
+        if (ev.user_id === this.me && ev.settings) next.settings = ev.settings;
         break;
     }
     this.chats.set(c.id, Object.freeze(next));
