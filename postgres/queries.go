@@ -87,7 +87,7 @@ func newQueries(schema string) queries {
 }
 
 // messageColumnsSQL are the columns of a messageRow, from messages m.
-const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, {extras}`
+const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments, {extras}`
 
 // createChatSQL inserts a chat and its members ($7, a text[]) in one
 // statement and returns how many chats it inserted: 0 when the direct key
@@ -113,6 +113,7 @@ const chatDetailsSQL = `
 	lm.seq AS m_seq, lm.sender AS m_sender, lm.text AS m_text, lm.client_id AS m_client_id,
 	lm.metadata AS m_metadata, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at, lm.deleted AS m_deleted,
 	lm.deleted_by AS m_deleted_by,
+	lm.attachments AS m_attachments,
 	{lm_extras}
 FROM {chat} c
 CROSS JOIN LATERAL (
@@ -122,7 +123,7 @@ CROSS JOIN LATERAL (
 ) mem
 LEFT JOIN LATERAL (
 	SELECT m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by,
-		m.reply_to, m.mentions
+		m.attachments, m.reply_to, m.mentions
 	FROM {schema}.messages m WHERE m.chat_id = c.id
 	ORDER BY m.seq DESC
 	LIMIT 1
@@ -204,6 +205,7 @@ SELECT * FROM (
 		m.seq AS m_seq, m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id,
 		m.metadata AS m_metadata, m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted AS m_deleted,
 		m.deleted_by AS m_deleted_by,
+		m.attachments AS m_attachments,
 		{extras}, NULL::bigint AS r_message_seq, NULL::text AS r_emoji, NULL::bigint AS r_count
 	FROM {schema}.messages m
 	WHERE m.chat_id = $1 AND m.seq > $2
@@ -211,7 +213,7 @@ SELECT * FROM (
 	LIMIT $3)
 	UNION ALL
 	(SELECT e.seq, e.type, e.user_id, e.actor_id, e.data,
-		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by,
+		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments,
 		{extras}, NULL, NULL, NULL
 	FROM {schema}.events e
 	LEFT JOIN {schema}.messages m ON m.chat_id = e.chat_id AND m.seq = e.message_seq

@@ -178,6 +178,8 @@ type messageRow struct {
 	Deleted   bool           `db:"deleted"`
 	DeletedBy sql.NullString `db:"deleted_by"`
 	messageExtras
+	// Attachments is the JSON array of the message's attachments, or nil.
+	Attachments []byte `db:"attachments"`
 }
 
 func (r messageRow) message() chat.Message {
@@ -199,6 +201,9 @@ func (r messageRow) message() chat.Message {
 		m.EditedAt = &at
 	}
 	r.messageExtras.apply(&m)
+	if !r.Deleted {
+		m.Attachments = decodeAttachments(r.Attachments)
+	}
 	return m
 }
 
@@ -216,6 +221,8 @@ type optionalMessage struct {
 	Deleted   sql.NullBool   `db:"m_deleted"`
 	DeletedBy sql.NullString `db:"m_deleted_by"`
 	messageExtras
+	// Attachments is the message's attachments column.
+	Attachments []byte `db:"m_attachments"`
 }
 
 // message returns the message of chatID, or nil if there is none.
@@ -224,16 +231,17 @@ func (r optionalMessage) message(chatID string) *chat.Message {
 		return nil
 	}
 	m := messageRow{
-		ChatID:    chatID,
-		Seq:       r.Seq.Int64,
-		Sender:    r.Sender.String,
-		Text:      r.Text.String,
-		ClientID:  r.ClientID.String,
-		Metadata:  r.Metadata,
-		CreatedAt: r.CreatedAt.Time,
-		EditedAt:  r.EditedAt,
-		Deleted:   r.Deleted.Bool,
-		DeletedBy: r.DeletedBy,
+		ChatID:      chatID,
+		Seq:         r.Seq.Int64,
+		Sender:      r.Sender.String,
+		Text:        r.Text.String,
+		ClientID:    r.ClientID.String,
+		Metadata:    r.Metadata,
+		CreatedAt:   r.CreatedAt.Time,
+		EditedAt:    r.EditedAt,
+		Deleted:     r.Deleted.Bool,
+		DeletedBy:   r.DeletedBy,
+		Attachments: r.Attachments,
 
 		messageExtras: r.messageExtras,
 	}.message()

@@ -1,6 +1,6 @@
 import type { ChatClient, ConnectionStatus } from './client.js';
 import { ChatError } from './errors.js';
-import type { Chat, ChatEvent, CreateChatRequest, Message, PersistedEvent, ReactionEvent, Role, SettingsRequest, UpdateChatRequest } from './types.js';
+import type { Chat, ChatEvent, CreateChatRequest, Message, PersistedEvent, ReactionEvent, Role, SendMessageRequest, SettingsRequest, UpdateChatRequest } from './types.js';
 
 /** A message the user sent that the server has not confirmed. */
 export interface PendingMessage {
@@ -8,6 +8,8 @@ export interface PendingMessage {
   readonly client_id: string;
   readonly text: string;
   readonly metadata: Record<string, unknown> | null;
+  /** Ids of the uploads it sends (see `sendFiles`); empty for text alone. */
+  readonly attachments: readonly string[];
   /** When the user sent it (ISO 8601). */
   readonly created_at: string;
   /** `pending` while it is being sent (and retried); `failed` when it gave up: call `retry` or `discard`. */
@@ -24,6 +26,8 @@ export interface PendingMessage {
 export interface SendOptions {
   /** The seq of a message of the same chat to reply to. */
   replyTo?: number;
+  /** Ids of attachments uploaded to the chat and not sent yet (see `sendFiles`). */
+  attachments?: readonly string[];
   /** User ids of members to mention. */
   mentions?: string[];
 }
@@ -736,6 +740,7 @@ export class ChatStore {
       client_id: this.client.newClientId(),
       text,
       metadata,
+      attachments: Object.freeze([...(o.attachments ?? [])]),
       created_at: new Date().toISOString(),
       status: 'pending',
       error: null,
@@ -745,6 +750,18 @@ export class ChatStore {
     this.setPending(p);
     void this.deliver(p);
     return p.client_id;
+  }
+
+  /**
+   * sendFiles uploads files to a chat, then sends them in one message with
+   * text (which may be empty), as `send` does. It rejects, sending nothing,
+   * when an upload fails: a ChatError says why (`unsupported_media_type`,
+   * `payload_too_large`, `not_implemented`, ...).
+   */
+  async sendFiles(chatId: string, files: readonly Blob[], text = ''): Promise<string> {
+    const ids: string[] = [];
+    for (const f of files) ids.push((await this.client.uploadAttachment(chatId, f)).id);
+    return this.send(chatId, text, null, { attachments: ids });
   }
 
   /** retry sends a failed message again, with its client_id. */
@@ -763,13 +780,15 @@ export class ChatStore {
 
   private async deliver(p: PendingMessage): Promise<void> {
     try {
-      const m = await this.client.sendMessage(p.chat_id, {
+      const req: SendMessageRequest = {
         text: p.text,
         client_id: p.client_id,
         metadata: p.metadata,
         ...(p.reply_to ? { reply_to: p.reply_to } : {}),
         ...(p.mentions ? { mentions: [...p.mentions] } : {}),
-      });
+      };
+      if (p.attachments.length > 0) req.attachments = [...p.attachments];
+      const m = await this.client.sendMessage(p.chat_id, req);
       this.settlePending(p.chat_id, p.client_id);
       const r = this.rooms.get(p.chat_id);
       if (r) this.putMessages(p.chat_id, r, [m]);

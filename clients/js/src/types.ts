@@ -54,6 +54,28 @@ export interface Message {
   mentions?: string[];
   /** One entry per emoji, in the order each was first used. */
   reactions?: Reaction[];
+  /** The files sent with the message, in order; absent when none, and on a tombstone. */
+  attachments?: Attachment[];
+}
+
+/**
+ * A file uploaded to a chat (`ChatClient.uploadAttachment`), to be sent
+ * with a message by its id.
+ */
+export interface Attachment {
+  id: string;
+  chat_id: string;
+  uploader: string;
+  /** What the server found the bytes to be, e.g. `image/png`; never what the uploader claimed. */
+  content_type: string;
+  size: number;
+  name: string;
+  /** Present, with `height`, for PNG, JPEG and GIF images. */
+  width?: number;
+  height?: number;
+  created_at: string;
+  /** The seq of the message that carries it; 0 until it is sent. */
+  message_seq: number;
 }
 
 /** How a reply shows the message it replies to. */
@@ -150,6 +172,8 @@ export interface SendMessageRequest {
   reply_to?: number;
   /** User ids of members the message mentions. */
   mentions?: string[];
+  /** Ids of the sender's uploads to this chat, not sent yet. With attachments, `text` may be `""`. */
+  attachments?: string[];
 }
 
 /** A page of `GET /chats`. */
