@@ -222,7 +222,7 @@ SELECT * FROM (
 	LIMIT $3)
 	UNION ALL
 	(SELECT re.seq, re.type, re.user_id, NULL, NULL,
-		NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 		NULL, NULL, NULL, NULL, NULL, re.message_seq, re.emoji, re.count
 	FROM {schema}.reaction_events re
 	WHERE re.chat_id = $1 AND re.seq > $2
