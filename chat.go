@@ -67,6 +67,10 @@ type Chat struct {
 	// pinned), when the Store keeps them and the viewer set any. The
 	// Service fills it in; Stores leave it nil.
 	Settings *MemberSettings `json:"settings,omitempty"`
+	// UnreadMentions is, for the user the chat was fetched for, the
+	// number of unread messages (as UnreadCount counts them) that mention
+	// them. The Service fills it in when the Store is a MentionStore.
+	UnreadMentions int64 `json:"unread_mentions,omitempty"`
 }
 
 // Member is one user's membership of a chat.
@@ -105,6 +109,21 @@ type Message struct {
 	// DeletedBy is who deleted the message when it was not its sender: an
 	// owner or admin of the group (see RoleStore). Empty otherwise.
 	DeletedBy string `json:"deleted_by,omitempty"`
+	// ReplyTo is the seq of the message this one replies to, 0 if none;
+	// Quote shows that message as it is now. See ThreadStore.
+	ReplyTo int64  `json:"reply_to,omitempty"`
+	Quote   *Quote `json:"quote,omitempty"`
+	// ReplyCount is the number of replies to this message, deleted ones
+	// included; LastReplySeq and LastReplyAt are those of the latest.
+	ReplyCount   int64      `json:"reply_count,omitempty"`
+	LastReplySeq int64      `json:"last_reply_seq,omitempty"`
+	LastReplyAt  *time.Time `json:"last_reply_at,omitempty"`
+	// Mentions are the members the sender mentioned, sorted by user id.
+	// See MentionStore.
+	Mentions []string `json:"mentions,omitempty"`
+	// Reactions counts the reactions per emoji, in the order each emoji
+	// was first used. See Reactor.
+	Reactions []Reaction `json:"reactions,omitempty"`
 	// Attachments are the files sent with the message, nil if none (and
 	// in a tombstone). See Attachment.
 	Attachments []Attachment `json:"attachments,omitempty"`
@@ -166,6 +185,9 @@ type Event struct {
 	// Settings are UserID's settings of the chat after a member.settings
 	// event, which only UserID receives.
 	Settings *MemberSettings `json:"settings,omitempty"`
+	// Reaction is set on reaction.added and reaction.removed events,
+	// whose UserID is who reacted.
+	Reaction *ReactionEvent `json:"reaction,omitempty"`
 }
 
 // Config configures a Service. The zero value of every field except Store
@@ -267,6 +289,11 @@ type Limits struct {
 	// number; ListMembers (GET /chats/{id}/members) pages the rest.
 	// Default 100.
 	MaxInlineMembers int
+	// MaxReactionsPerMessage bounds the distinct emojis a message may
+	// carry as reactions. Default 20.
+	MaxReactionsPerMessage int
+	// MaxMentions bounds the users one message may mention. Default 50.
+	MaxMentions int
 }
 
 // Default limits.
@@ -279,6 +306,8 @@ const (
 	DefaultMaxMetadataBytes = 4 << 10
 	DefaultMaxChatsPerUser  = 1000
 	DefaultMaxInlineMembers = 100
+	DefaultMaxReactions     = 20
+	DefaultMaxMentions      = 50
 	DefaultReplayLimit      = 1000
 	DefaultQueueSize        = 256
 )
@@ -307,6 +336,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxInlineMembers <= 0 {
 		l.MaxInlineMembers = DefaultMaxInlineMembers
+	}
+	if l.MaxReactionsPerMessage <= 0 {
+		l.MaxReactionsPerMessage = DefaultMaxReactions
+	}
+	if l.MaxMentions <= 0 {
+		l.MaxMentions = DefaultMaxMentions
 	}
 	return l
 }
@@ -977,6 +1012,12 @@ type SendMessageRequest struct {
 	ClientID string `json:"client_id"`
 	// Metadata is an optional JSON object stored and returned verbatim.
 	Metadata json.RawMessage `json:"metadata"`
+	// ReplyTo, if not 0, is the seq of the message of the same chat this
+	// one replies to. It needs a ThreadStore.
+	ReplyTo int64 `json:"reply_to,omitempty"`
+	// Mentions are user ids of members the message mentions. It needs a
+	// MentionStore.
+	Mentions []string `json:"mentions,omitempty"`
 	// Attachments are ids of attachments the sender uploaded to the chat
 	// (Service.UploadAttachment) and has not sent yet. With attachments,
 	// Text may be empty.
@@ -1015,12 +1056,15 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 	if m, err = s.beforeSend(ctx, m); err != nil {
 		return Message{}, false, err
 	}
+	if err := s.checkReplyAndMentions(ctx, m); err != nil {
+		return Message{}, false, err
+	}
 	wctx, cancel := s.writeContext(ctx)
 	stored, created, err := s.appendMessage(wctx, m)
 	cancel()
 	if err != nil {
 		s.writeFailed(chatID, err)
-		return Message{}, false, fmt.Errorf("chat: send message: %w", err)
+		return Message{}, false, sendError(m, err)
 	}
 	s.observe(MessageStoredObserved{Duration: time.Since(start), Created: created})
 	if created {
@@ -1069,6 +1113,13 @@ func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Mes
 	if err != nil {
 		return Message{}, err
 	}
+	if req.ReplyTo < 0 {
+		return Message{}, invalidf("reply_to must be a positive seq")
+	}
+	mentions, err := s.checkMentions(req.Mentions)
+	if err != nil {
+		return Message{}, err
+	}
 	return Message{
 		ChatID:      chatID,
 		Sender:      userID,
@@ -1076,6 +1127,8 @@ func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Mes
 		ClientID:    req.ClientID,
 		Metadata:    md,
 		CreatedAt:   s.timestamp(),
+		ReplyTo:     req.ReplyTo,
+		Mentions:    mentions,
 		Attachments: attachments,
 	}, nil
 }
@@ -1127,6 +1180,19 @@ type MessagePage struct {
 // those after a seq. q.Limit 0 means DefaultPageSize; above MaxPageSize it
 // is clamped.
 func (s *Service) ListMessages(ctx context.Context, userID, chatID string, q MessageQuery) (MessagePage, error) {
+	return s.messagePage(ctx, userID, chatID, q, func(ctx context.Context, q MessageQuery) ([]Message, error) {
+		msgs, err := s.store.ListMessages(ctx, chatID, q)
+		if err != nil {
+			return nil, fmt.Errorf("chat: list messages: %w", err)
+		}
+		return msgs, nil
+	})
+}
+
+// messagePage validates q, checks that userID is a member of chatID, and
+// returns the window of messages that list selects for q, userID's
+// reactions marked.
+func (s *Service) messagePage(ctx context.Context, userID, chatID string, q MessageQuery, list func(context.Context, MessageQuery) ([]Message, error)) (MessagePage, error) {
 	limit, err := pageLimit(q.Limit)
 	if err != nil {
 		return MessagePage{}, err
@@ -1141,9 +1207,9 @@ func (s *Service) ListMessages(ctx context.Context, userID, chatID string, q Mes
 		return MessagePage{}, err
 	}
 	q.Limit = limit + 1
-	msgs, err := s.store.ListMessages(ctx, chatID, q)
+	msgs, err := list(ctx, q)
 	if err != nil {
-		return MessagePage{}, fmt.Errorf("chat: list messages: %w", err)
+		return MessagePage{}, err
 	}
 	page := MessagePage{Messages: msgs}
 	if len(msgs) > limit {
@@ -1156,6 +1222,9 @@ func (s *Service) ListMessages(ctx context.Context, userID, chatID string, q Mes
 	}
 	if page.Messages == nil {
 		page.Messages = []Message{}
+	}
+	if err := s.withMyReactions(ctx, userID, chatID, page.Messages); err != nil {
+		return MessagePage{}, err
 	}
 	return page, nil
 }

@@ -231,6 +231,8 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.downloadAttachment(w, r, user, segs[1], segs[3])
+	case len(segs) > 4:
+		h.serveMessageParts(w, r, user, segs)
 	default:
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
 	}
@@ -252,7 +254,7 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	if len(raw) == 1 && raw[0] == "search" {
 		return raw, true
 	}
-	if len(raw) == 0 || raw[0] != "chats" && raw[0] != "blocks" || len(raw) > 4 || raw[0] == "blocks" && len(raw) > 2 {
+	if len(raw) == 0 || raw[0] != "chats" && raw[0] != "blocks" || len(raw) > maxRouteSegments || raw[0] == "blocks" && len(raw) > 2 {
 		return nil, false
 	}
 	segs := make([]string, len(raw))
@@ -267,7 +269,8 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	// is 404 before authentication, as for paths outside /chats.
 	switch {
 	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "settings" && segs[2] != "attachments",
-		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "attachments":
+		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "attachments",
+		len(segs) > 4 && !isMessagePart(segs):
 		return nil, false
 	}
 	return segs, true
@@ -294,7 +297,7 @@ func (h *restHandler) warnMount(p string) {
 func carriedPrefix(p string) (string, bool) {
 	segs := strings.Split(strings.Trim(p, "/"), "/")
 	for i := 1; i < len(segs); i++ {
-		if segs[i] == "chats" && len(segs)-i <= 4 {
+		if segs[i] == "chats" && len(segs)-i <= maxRouteSegments {
 			return "/" + strings.Join(segs[:i], "/"), true
 		}
 	}
@@ -364,46 +367,65 @@ func (h *restHandler) sendMessage(w http.ResponseWriter, r *http.Request, user, 
 }
 
 func (h *restHandler) listMessages(w http.ResponseWriter, r *http.Request, user, chatID string) {
-	q := r.URL.Query()
-	limit, err := queryLimit(q)
+	h.messagePage(w, r, user, chatID, func(mq MessageQuery) (MessagePage, error) {
+		return h.svc.ListMessages(r.Context(), user, chatID, mq)
+	})
+}
+
+// messagePage answers the window of messages of chatID that list selects
+// for the request's ?limit=, ?before= and ?after=.
+func (h *restHandler) messagePage(w http.ResponseWriter, r *http.Request, user, chatID string, list func(MessageQuery) (MessagePage, error)) {
+	mq, none, err := messageQuery(r.URL.Query())
 	if err != nil {
 		writeServiceError(w, h.svc.log, err)
 		return
 	}
-	mq := MessageQuery{Limit: limit}
-	if q.Has("before") && q.Has("after") {
-		writeServiceError(w, h.svc.log, invalidf("before and after cannot be combined"))
+	if none {
+		h.emptyPage(w, r, user, chatID)
 		return
 	}
-	if q.Has("before") {
-		if mq.Before, err = querySeq(q, "before"); err != nil {
-			writeServiceError(w, h.svc.log, err)
-			return
-		}
-		if mq.Before == 0 {
-			// seq < 0 selects nothing; say so, to members only, rather
-			// than list the newest.
-			if err := h.svc.checkMember(r.Context(), user, chatID); err != nil {
-				writeServiceError(w, h.svc.log, err)
-				return
-			}
-			writeJSON(w, h.svc.log, http.StatusOK, MessagePage{Messages: []Message{}})
-			return
-		}
-	}
-	if q.Has("after") {
-		mq.Forward = true
-		if mq.After, err = querySeq(q, "after"); err != nil {
-			writeServiceError(w, h.svc.log, err)
-			return
-		}
-	}
-	page, err := h.svc.ListMessages(r.Context(), user, chatID, mq)
+	page, err := list(mq)
 	if err != nil {
 		writeServiceError(w, h.svc.log, err)
 		return
 	}
 	writeJSON(w, h.svc.log, http.StatusOK, page)
+}
+
+// messageQuery parses the ?limit=, ?before= and ?after= of a message
+// window. none says that the window is empty (before=0).
+func messageQuery(q url.Values) (mq MessageQuery, none bool, err error) {
+	if mq.Limit, err = queryLimit(q); err != nil {
+		return mq, false, err
+	}
+	if q.Has("before") && q.Has("after") {
+		return mq, false, invalidf("before and after cannot be combined")
+	}
+	if q.Has("before") {
+		if mq.Before, err = querySeq(q, "before"); err != nil {
+			return mq, false, err
+		}
+		if mq.Before == 0 {
+			return mq, true, nil
+		}
+	}
+	if q.Has("after") {
+		mq.Forward = true
+		if mq.After, err = querySeq(q, "after"); err != nil {
+			return mq, false, err
+		}
+	}
+	return mq, false, nil
+}
+
+// emptyPage answers an empty window of messages: seq < 0 selects nothing.
+// It says so to members only, rather than list the newest.
+func (h *restHandler) emptyPage(w http.ResponseWriter, r *http.Request, user, chatID string) {
+	if err := h.svc.checkMember(r.Context(), user, chatID); err != nil {
+		writeServiceError(w, h.svc.log, err)
+		return
+	}
+	writeJSON(w, h.svc.log, http.StatusOK, MessagePage{Messages: []Message{}})
 }
 
 // EditMessageRequest is the body of PATCH /chats/{chat_id}/messages/{seq}.

@@ -348,7 +348,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		full bool // extend with every word, not only the parameter
 	}
 	level := []node{{path: "", full: true}}
-	for depth := 1; depth <= 5 && len(level) > 0; depth++ {
+	for depth := 1; depth <= 6 && len(level) > 0; depth++ {
 		var next []node
 		for _, n := range level {
 			pm := allow(n.path + "/" + param)
@@ -365,7 +365,10 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 				p := n.path + "/" + w
 				m := allow(p)
 				switch {
-				case slices.Equal(m, pm):
+				// A literal that is no route may still lead to one
+				// (messages/{seq}/reactions/{emoji}): only a served
+				// one that answers like the parameter is dropped.
+				case m != nil && slices.Equal(m, pm):
 				case m != nil:
 					served[p] = m
 					next = append(next, node{path: p, full: true})

@@ -42,5 +42,5 @@ func (s *Service) withUnreadCounts(ctx context.Context, userID string, chats []C
 	for i := range chats {
 		chats[i].UnreadCount = counts[chats[i].ID]
 	}
-	return nil
+	return s.withUnreadMentions(ctx, userID, ids, chats)
 }

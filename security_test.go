@@ -66,6 +66,8 @@ func TestSecurityCrossSiteWritesAreRefused(t *testing.T) {
 		{"edit", http.MethodPatch, chats + "/" + c.ID + "/messages/" + itoa(m.Seq), `{"text":"forged"}`},
 		{"delete", http.MethodDelete, chats + "/" + c.ID + "/messages/" + itoa(m.Seq), ""},
 		{"remove member", http.MethodDelete, chats + "/" + c.ID + "/members/bob", ""},
+		{"react", http.MethodPut, chats + "/" + c.ID + "/messages/" + itoa(m.Seq) + "/reactions/%F0%9F%91%8D", ""},
+		{"unreact", http.MethodDelete, chats + "/" + c.ID + "/messages/" + itoa(m.Seq) + "/reactions/%F0%9F%91%8D", ""},
 	}
 	browsers := []struct {
 		name    string
@@ -93,6 +95,7 @@ func TestSecurityCrossSiteWritesAreRefused(t *testing.T) {
 	page := restListMessages(t, srv, "alice", c.ID, "after=0")
 	require.Len(t, page.Messages, 1)
 	assert.Equal(t, "mine", page.Messages[0].Text)
+	assert.Empty(t, page.Messages[0].Reactions)
 	assert.Len(t, restListChats(t, srv, "alice", "").Chats, 1)
 	got := featGetChat(t, srv, "alice", c.ID)
 	assert.Equal(t, []string{"alice", "bob"}, restUserIDs(got))
@@ -149,6 +152,7 @@ func TestSecurityNonJSONBodiesAre415(t *testing.T) {
 	page := restListMessages(t, srv, "alice", c.ID, "after=0")
 	require.Len(t, page.Messages, 1)
 	assert.Equal(t, "mine", page.Messages[0].Text)
+	assert.Empty(t, page.Messages[0].Reactions)
 	assert.Len(t, restListChats(t, srv, "alice", "").Chats, 1)
 
 	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON"} {

@@ -19,6 +19,9 @@ var (
 	_ chat.RoleStore     = (*Store)(nil)
 	_ chat.SettingsStore = (*Store)(nil)
 	_ chat.BlockStore    = (*Store)(nil)
+	_ chat.Reactor       = (*Store)(nil)
+	_ chat.ThreadStore   = (*Store)(nil)
+	_ chat.MentionStore  = (*Store)(nil)
 )
 
 // Store is a chat.Store held in memory. The zero value is not usable; call
@@ -54,6 +57,12 @@ type chatState struct {
 	joined   map[string]int64
 	bans     map[string]chat.Ban
 	settings map[string]chat.MemberSettings // user id → their settings
+	// replies holds, per parent seq, the indexes in messages of its
+	// replies, ascending.
+	replies map[int64][]int
+	// reacted holds every current reaction; the counts are in the
+	// messages' Reactions.
+	reacted map[reactionKey]struct{}
 }
 
 // logEntry is a persisted event. Message events point at the message
@@ -61,12 +70,14 @@ type chatState struct {
 // as the Store contract asks.
 type logEntry struct {
 	typ      chat.EventType
-	msg      int    // index in messages, for message events
-	userID   string // for member events
+	msg      int    // index in messages, for message and reaction events
+	userID   string // for member and reaction events
 	actorID  string // for role, ban and chat events
 	role     chat.Role
 	info     *chat.ChatInfo
 	settings *chat.MemberSettings
+	emoji    string // for reaction events
+	count    int64  // for reaction events: the emoji's count after the event
 }
 
 type clientKey struct {
@@ -114,7 +125,8 @@ func (s *Store) CreateChat(ctx context.Context, c chat.Chat, key string) (chat.C
 		c.Members[i].Role = initialRole(c, c.Members[i].UserID)
 	}
 	slices.SortFunc(c.Members, func(a, b chat.Member) int { return cmp.Compare(a.UserID, b.UserID) })
-	st := &chatState{chat: c, sent: make(map[clientKey]int), joined: make(map[string]int64), bans: make(map[string]chat.Ban), settings: make(map[string]chat.MemberSettings)}
+	st := &chatState{chat: c, sent: make(map[clientKey]int), joined: make(map[string]int64), bans: make(map[string]chat.Ban),
+		settings: make(map[string]chat.MemberSettings), replies: make(map[int64][]int), reacted: make(map[reactionKey]struct{})}
 	for _, m := range c.Members {
 		s.join(m.UserID, c.ID)
 	}
@@ -295,6 +307,9 @@ func (s *Store) appendMessage(ctx context.Context, m chat.Message, prepare func(
 	if orig, ok := st.sentBefore(m); ok {
 		return orig, false, nil
 	}
+	if err := st.checkReplyAndMentions(m); err != nil {
+		return chat.Message{}, false, fmt.Errorf("memory: append message: %w", err)
+	}
 	if prepare != nil {
 		if err := prepare(&m, st.chat.LastSeq+1); err != nil {
 			return chat.Message{}, false, err
@@ -322,6 +337,7 @@ func (st *chatState) append(m chat.Message) chat.Message {
 	m.CreatedAt = m.CreatedAt.UTC()
 	m.EditedAt = nil
 	m.Deleted = false
+	m.Quote, m.ReplyCount, m.LastReplySeq, m.LastReplyAt, m.Reactions = nil, 0, 0, nil, nil
 	m.Seq = st.chat.LastSeq + 1
 	st.messages = append(st.messages, m)
 	i := len(st.messages) - 1
@@ -329,7 +345,8 @@ func (st *chatState) append(m chat.Message) chat.Message {
 	if m.ClientID != "" {
 		st.sent[clientKey{sender: m.Sender, clientID: m.ClientID}] = i
 	}
-	return copyMessage(m)
+	st.addReply(i)
+	return copyMessage(st.messages[i])
 }
 
 // ListMessages implements chat.Store.
@@ -427,6 +444,7 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 		m.Text = e.Text
 		m.EditedAt = &at
 	}
+	st.requote(m.Seq)
 	seq := st.record(logEntry{typ: typ, msg: i}, e.At)
 	msg := copyMessage(*m)
 	return chat.Event{Type: typ, ChatID: e.ChatID, Seq: seq, Message: &msg}, true, nil
@@ -499,6 +517,13 @@ func (s *Store) RemoveMember(ctx context.Context, c chat.MemberChange) (chat.Eve
 // Store must avoid but an in-memory one, used in tests and small
 // deployments, can afford.
 func (s *Store) UnreadCounts(ctx context.Context, userID string, chatIDs []string) (map[string]int64, error) {
+	return s.countUnread(ctx, userID, chatIDs, func(chat.Message) bool { return true })
+}
+
+// countUnread counts, for each chat of chatIDs that userID is a member
+// of, the messages from other senders, not deleted, with a seq above
+// userID's read marker, for which also holds.
+func (s *Store) countUnread(ctx context.Context, userID string, chatIDs []string, also func(chat.Message) bool) (map[string]int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -516,7 +541,7 @@ func (s *Store) UnreadCounts(ctx context.Context, userID string, chatIDs []strin
 		}
 		var n int64
 		for _, m := range st.messages[st.firstAbove(st.chat.Members[i].LastReadSeq):] {
-			if m.Sender != userID && !m.Deleted {
+			if m.Sender != userID && !m.Deleted && also(m) {
 				n++
 			}
 		}
@@ -607,6 +632,8 @@ func (st *chatState) event(seq int64) chat.Event {
 	case chat.EventMessageCreated, chat.EventMessageUpdated, chat.EventMessageDeleted:
 		m := copyMessage(st.messages[e.msg])
 		ev.Message = &m
+	case chat.EventReactionAdded, chat.EventReactionRemoved:
+		ev.Reaction = &chat.ReactionEvent{MessageSeq: st.messages[e.msg].Seq, Emoji: e.emoji, Count: e.count}
 	}
 	return ev
 }
@@ -631,6 +658,16 @@ func copyMessage(m chat.Message) chat.Message {
 		at := *m.EditedAt
 		m.EditedAt = &at
 	}
+	if m.Quote != nil {
+		q := *m.Quote
+		m.Quote = &q
+	}
+	if m.LastReplyAt != nil {
+		at := *m.LastReplyAt
+		m.LastReplyAt = &at
+	}
+	m.Mentions = slices.Clone(m.Mentions)
+	m.Reactions = slices.Clone(m.Reactions)
 	m.Attachments = slices.Clone(m.Attachments)
 	return m
 }

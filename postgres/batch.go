@@ -317,9 +317,10 @@ func writeBatchArgs(batch []*writeItem) []any {
 // was accepted has been written, and makes later writes (sends, edits,
 // deletes, read markers, member changes) fail with an error wrapping
 // chat.ErrUnavailable and ErrClosed, so that a server that shuts down
-// answers its last requests with a retryable error. Reads, CreateChat
-// and AppendMessageTx, which use the pool or the host's transaction
-// directly, keep working until db is closed.
+// answers its last requests with a retryable error. Reads, CreateChat,
+// AppendMessageTx, React and sends with a reply or mentions, which use the
+// pool or the host's transaction directly and are not grouped, keep
+// working until db is closed.
 //
 // Close does not close db, which stays the caller's: call it after the
 // Service has shut down and before db.Close. An idle Store holds no

@@ -1,9 +1,12 @@
 package postgres
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/lib/pq"
+
+	"github.com/embedchat/chat"
 )
 
 // queries holds the Store's SQL with its tables qualified by the schema.
@@ -30,37 +33,61 @@ type queries struct {
 	removeMember      string
 	unreadCounts      string
 	writeBatch        string
+
+	sendMessage    string
+	messageBySeq   string
+	react          string
+	userReactions  string
+	repliesAfter   string
+	repliesBefore  string
+	unreadMentions string
 }
 
 func newQueries(schema string) queries {
-	r := strings.NewReplacer("{schema}", pq.QuoteIdentifier(schema), "{message}", messageColumnsSQL)
+	// Two passes: the columns that {message} and the extras stand for
+	// name tables in {schema} themselves, and a Replacer does not look
+	// again at what it has put in.
+	extras := strings.ReplaceAll(messageExtrasSQL, "{m}", "m")
+	columns := strings.NewReplacer("{message}", strings.Replace(messageColumnsSQL, "{extras}", extras, 1),
+		"{extras}", extras,
+		"{lm_extras}", strings.ReplaceAll(messageExtrasSQL, "{m}", "lm"))
+	schemas := strings.NewReplacer("{schema}", pq.QuoteIdentifier(schema))
+	fill := func(sql string) string { return schemas.Replace(columns.Replace(sql)) }
 	return queries{
-		fill:              r.Replace,
-		createChat:        r.Replace(createChatSQL),
-		chatByDirectKey:   r.Replace(chatSQL + ` WHERE c.direct_key = $1`),
-		getChat:           r.Replace(chatSQL + ` WHERE c.id = $1`),
-		getMember:         r.Replace(getMemberSQL),
-		listChats:         r.Replace(strings.Replace(listChatsSQL, "{after}", "", 1)),
-		listChatsAfter:    r.Replace(strings.Replace(listChatsSQL, "{after}", "AND (um.pinned, c.last_activity_at, c.id) < ($6, $4, $5)", 1)),
-		chatIDs:           r.Replace(chatIDsSQL),
-		countChats:        r.Replace(countChatsSQL),
-		lastSeqs:          r.Replace(lastSeqsSQL),
-		appendMessage:     r.Replace(appendMessageSQL),
-		messageByClientID: r.Replace(messageByClientIDSQL),
-		messagesAfter:     r.Replace(messagesAfterSQL),
-		messagesBefore:    r.Replace(messagesBeforeSQL),
-		listEvents:        r.Replace(listEventsSQL),
-		editMessage:       r.Replace(editMessageSQL),
-		markRead:          r.Replace(markReadSQL),
-		addMember:         r.Replace(addMemberSQL),
-		removeMember:      r.Replace(removeMemberSQL),
-		unreadCounts:      r.Replace(unreadCountsSQL),
-		writeBatch:        r.Replace(writeBatchSQL),
+		fill:              fill,
+		createChat:        fill(createChatSQL),
+		chatByDirectKey:   fill(chatSQL + ` WHERE c.direct_key = $1`),
+		getChat:           fill(chatSQL + ` WHERE c.id = $1`),
+		getMember:         fill(getMemberSQL),
+		listChats:         fill(strings.Replace(listChatsSQL, "{after}", "", 1)),
+		listChatsAfter:    fill(strings.Replace(listChatsSQL, "{after}", "AND (um.pinned, c.last_activity_at, c.id) < ($6, $4, $5)", 1)),
+		chatIDs:           fill(chatIDsSQL),
+		countChats:        fill(countChatsSQL),
+		lastSeqs:          fill(lastSeqsSQL),
+		appendMessage:     fill(appendMessageSQL),
+		messageByClientID: fill(messageByClientIDSQL),
+		messagesAfter:     fill(messagesAfterSQL),
+		messagesBefore:    fill(messagesBeforeSQL),
+		listEvents:        fill(listEventsSQL),
+		editMessage:       fill(editMessageSQL),
+		markRead:          fill(markReadSQL),
+		addMember:         fill(addMemberSQL),
+		removeMember:      fill(removeMemberSQL),
+		unreadCounts:      fill(unreadCountsSQL),
+		writeBatch:        fill(writeBatchSQL),
+
+		sendMessage:    fill(sendMessageSQL),
+		messageBySeq:   fill(messageBySeqSQL),
+		react:          fill(reactSQL),
+		userReactions:  fill(userReactionsSQL),
+		repliesAfter:   fill(repliesAfterSQL),
+		repliesBefore:  fill(repliesBeforeSQL),
+		unreadMentions: fill(unreadMentionsSQL),
 	}
 }
 
 // messageColumnsSQL are the columns of a messageRow, from messages m.
-const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments`
+const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments, {extras}`
 
 // createChatSQL inserts a chat and its members ($7, a text[]) in one
 // statement and returns how many chats it inserted: 0 when the direct key
@@ -86,7 +113,8 @@ const chatDetailsSQL = `
 	lm.seq AS m_seq, lm.sender AS m_sender, lm.text AS m_text, lm.client_id AS m_client_id,
 	lm.metadata AS m_metadata, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at, lm.deleted AS m_deleted,
 	lm.deleted_by AS m_deleted_by,
-	lm.attachments AS m_attachments
+	lm.attachments AS m_attachments,
+	{lm_extras}
 FROM {chat} c
 CROSS JOIN LATERAL (
 	SELECT array_agg(m.user_id ORDER BY m.user_id) AS ids, array_agg(m.last_read_seq ORDER BY m.user_id) AS reads,
@@ -94,7 +122,8 @@ CROSS JOIN LATERAL (
 	FROM {schema}.members m WHERE m.chat_id = c.id
 ) mem
 LEFT JOIN LATERAL (
-	SELECT m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments
+	SELECT m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by,
+		m.attachments, m.reply_to, m.mentions
 	FROM {schema}.messages m WHERE m.chat_id = c.id
 	ORDER BY m.seq DESC
 	LIMIT 1
@@ -176,18 +205,28 @@ SELECT * FROM (
 		m.seq AS m_seq, m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id,
 		m.metadata AS m_metadata, m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted AS m_deleted,
 		m.deleted_by AS m_deleted_by,
-		m.attachments AS m_attachments
+		m.attachments AS m_attachments,
+		{extras}, NULL::bigint AS r_message_seq, NULL::text AS r_emoji, NULL::bigint AS r_count
 	FROM {schema}.messages m
 	WHERE m.chat_id = $1 AND m.seq > $2
 	ORDER BY m.seq
 	LIMIT $3)
 	UNION ALL
 	(SELECT e.seq, e.type, e.user_id, e.actor_id, e.data,
-		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments
+		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments,
+		{extras}, NULL, NULL, NULL
 	FROM {schema}.events e
 	LEFT JOIN {schema}.messages m ON m.chat_id = e.chat_id AND m.seq = e.message_seq
 	WHERE e.chat_id = $1 AND e.seq > $2
 	ORDER BY e.seq
+	LIMIT $3)
+	UNION ALL
+	(SELECT re.seq, re.type, re.user_id, NULL, NULL,
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		NULL, NULL, NULL, NULL, NULL, re.message_seq, re.emoji, re.count
+	FROM {schema}.reaction_events re
+	WHERE re.chat_id = $1 AND re.seq > $2
+	ORDER BY re.seq
 	LIMIT $3)
 ) log
 ORDER BY seq
@@ -245,6 +284,88 @@ SELECT um.chat_id,
 			WHERE own.seq > um.last_read_seq), 0)
 		- (SELECT count(*) FROM {schema}.messages m
 			WHERE m.chat_id = um.chat_id AND m.deleted AND m.seq > um.last_read_seq AND m.sender <> um.user_id)
+	END AS unread
+FROM {schema}.members um
+JOIN {schema}.chats c ON c.id = um.chat_id
+WHERE um.user_id = $1 AND um.chat_id = ANY ($2::text[])`
+
+// messageExtrasSQL are the columns of messageExtras for a message {m}:
+// its reply_to and mentions, and, each one primary key lookup, the quote of
+// its parent, its thread counters and its reaction counts, as JSON.
+var messageExtrasSQL = `{m}.reply_to, {m}.mentions,
+	(SELECT json_build_object('sender', p.sender, 'text', left(p.text, ` + strconv.Itoa(chat.QuoteRunes) + `), 'deleted', p.deleted)
+		FROM {schema}.messages p WHERE p.chat_id = {m}.chat_id AND p.seq = {m}.reply_to) AS quote,
+	(SELECT json_build_object('reply_count', t.reply_count, 'last_reply_seq', t.last_reply_seq, 'last_reply_at', t.last_reply_at)
+		FROM {schema}.threads t WHERE t.chat_id = {m}.chat_id AND t.parent_seq = {m}.seq) AS thread,
+	(SELECT json_agg(json_build_object('emoji', rc.emoji, 'count', rc.count) ORDER BY rc.first_seq)
+		FROM {schema}.reaction_counts rc WHERE rc.chat_id = {m}.chat_id AND rc.message_seq = {m}.seq) AS reactions`
+
+// sendMessageSQL calls the function that performs a send with a reply or
+// mentions; see migrations/003_reactions_replies_mentions.up.sql.
+const sendMessageSQL = `
+SELECT r_status, r_seq, r_text, r_metadata, r_created_at, r_edited_at, r_deleted
+FROM {schema}.send_message($1, $2, $3, $4, $5, $6, $7, $8)`
+
+const messageBySeqSQL = `
+SELECT {message}
+FROM {schema}.messages m
+WHERE m.chat_id = $1 AND m.seq = $2`
+
+const reactSQL = `
+SELECT r_status, r_seq, r_count FROM {schema}.react($1, $2, $3, $4, $5, $6, $7)`
+
+const userReactionsSQL = `
+SELECT message_seq, emoji FROM {schema}.reactions
+WHERE chat_id = $1 AND message_seq = ANY ($3::bigint[]) AND user_id = $2`
+
+// repliesAfterSQL reads a thread forward from a seq along the primary key
+// of replies.
+const repliesAfterSQL = `
+SELECT {message}
+FROM {schema}.replies r
+JOIN {schema}.messages m ON m.chat_id = r.chat_id AND m.seq = r.seq
+WHERE r.chat_id = $1 AND r.parent_seq = $2 AND r.seq > $3
+ORDER BY r.seq
+LIMIT $4`
+
+// repliesBeforeSQL reads the newest replies below a seq backwards and
+// returns them in ascending order.
+const repliesBeforeSQL = `
+SELECT * FROM (
+	SELECT {message}
+	FROM {schema}.replies r
+	JOIN {schema}.messages m ON m.chat_id = r.chat_id AND m.seq = r.seq
+	WHERE r.chat_id = $1 AND r.parent_seq = $2 AND r.seq < $3
+	ORDER BY r.seq DESC
+	LIMIT $4
+) newest
+ORDER BY seq`
+
+// unreadMentionsSQL counts, for each of the user's memberships among the
+// chats $2, the messages of others after the marker, not deleted, that
+// mention the user, as
+//
+//	(the ordinal of the user's last mention in the chat)
+//	- (the ordinal of their last mention at or below the marker)
+//	- (deleted messages after the marker that mention them)
+//
+// The first two are one descent each of the mentions primary key; the
+// last walks the deleted messages after the marker, as unreadCountsSQL
+// does, in an index that holds nothing else, reading each one's mentions.
+// (Joining mentions there instead lets the planner hash all of the user's
+// mentions in the chat.) A chat read to its end costs nothing.
+const unreadMentionsSQL = `
+SELECT um.chat_id,
+	CASE WHEN um.last_read_seq >= c.last_seq THEN 0 ELSE
+		coalesce((SELECT mn.ordinal FROM {schema}.mentions mn
+			WHERE mn.chat_id = um.chat_id AND mn.user_id = um.user_id
+			ORDER BY mn.seq DESC LIMIT 1), 0)
+		- coalesce((SELECT mn.ordinal FROM {schema}.mentions mn
+			WHERE mn.chat_id = um.chat_id AND mn.user_id = um.user_id AND mn.seq <= um.last_read_seq
+			ORDER BY mn.seq DESC LIMIT 1), 0)
+		- (SELECT count(*) FROM {schema}.messages m
+			WHERE m.chat_id = um.chat_id AND m.deleted AND m.seq > um.last_read_seq
+				AND m.sender <> um.user_id AND um.user_id = ANY (m.mentions))
 	END AS unread
 FROM {schema}.members um
 JOIN {schema}.chats c ON c.id = um.chat_id

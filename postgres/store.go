@@ -26,6 +26,9 @@ var (
 	_ chat.RoleStore     = (*Store)(nil)
 	_ chat.SettingsStore = (*Store)(nil)
 	_ chat.BlockStore    = (*Store)(nil)
+	_ chat.Reactor       = (*Store)(nil)
+	_ chat.ThreadStore   = (*Store)(nil)
+	_ chat.MentionStore  = (*Store)(nil)
 )
 
 // DefaultSchema is the schema that holds the tables when Config.Schema is
@@ -174,6 +177,7 @@ type messageRow struct {
 	EditedAt  sql.NullTime   `db:"edited_at"`
 	Deleted   bool           `db:"deleted"`
 	DeletedBy sql.NullString `db:"deleted_by"`
+	messageExtras
 	// Attachments is the JSON array of the message's attachments, or nil.
 	Attachments []byte `db:"attachments"`
 }
@@ -196,6 +200,7 @@ func (r messageRow) message() chat.Message {
 		at := r.EditedAt.Time.UTC()
 		m.EditedAt = &at
 	}
+	r.messageExtras.apply(&m)
 	if !r.Deleted {
 		m.Attachments = decodeAttachments(r.Attachments)
 	}
@@ -215,6 +220,7 @@ type optionalMessage struct {
 	EditedAt  sql.NullTime   `db:"m_edited_at"`
 	Deleted   sql.NullBool   `db:"m_deleted"`
 	DeletedBy sql.NullString `db:"m_deleted_by"`
+	messageExtras
 	// Attachments is the message's attachments column.
 	Attachments []byte `db:"m_attachments"`
 }
@@ -236,6 +242,8 @@ func (r optionalMessage) message(chatID string) *chat.Message {
 		Deleted:     r.Deleted.Bool,
 		DeletedBy:   r.DeletedBy,
 		Attachments: r.Attachments,
+
+		messageExtras: r.messageExtras,
 	}.message()
 	return &m
 }
@@ -248,6 +256,7 @@ type eventRow struct {
 	ActorID sql.NullString `db:"actor_id"`
 	Data    []byte         `db:"data"`
 	optionalMessage
+	reactionColumns
 }
 
 // metadataArg passes metadata as text, so that the json column keeps it as
@@ -422,6 +431,9 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 // single-event writes, are committed together (see Store).
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
 	const op = "append message"
+	if m.ReplyTo != 0 || len(m.Mentions) > 0 {
+		return s.sendMessage(ctx, s.db, m)
+	}
 	row, err := s.batch.write(ctx, &writeItem{kind: writeAppend, chatID: m.ChatID, userID: m.Sender, other: m.ClientID,
 		text: m.Text, metadata: m.Metadata, at: m.CreatedAt})
 	if isClientIDViolation(err) {
@@ -436,12 +448,7 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, wrapErr(op, err)
 	}
-	stored, created, err := appended(m, row)
-	if err == nil && !created {
-		// append_message does not return the original's attachments.
-		return s.messageWithAttachments(ctx, stored)
-	}
-	return stored, created, err
+	return s.appended(ctx, s.db, m, row)
 }
 
 // AppendMessageTx is AppendMessage inside the caller's transaction, so that
@@ -459,18 +466,37 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 // COMMITTED isolation; under REPEATABLE READ or SERIALIZABLE a concurrent
 // send to the same chat makes the call fail with a serialization error.
 func (s *Store) AppendMessageTx(ctx context.Context, tx *sqlx.Tx, m chat.Message) (chat.Message, bool, error) {
+	if m.ReplyTo != 0 || len(m.Mentions) > 0 {
+		return s.sendMessage(ctx, tx, m)
+	}
 	var row writeRow
 	err := tx.GetContext(ctx, &row, s.q.appendMessage,
 		m.ChatID, m.Sender, m.ClientID, m.Text, metadataArg(m.Metadata), m.CreatedAt)
 	if err != nil {
 		return chat.Message{}, false, wrapErr("append message", err)
 	}
-	return appended(m, row)
+	return s.appended(ctx, tx, m, row)
 }
 
-// appended turns what append_message returned for m into AppendMessage's
-// result.
-func appended(m chat.Message, row writeRow) (chat.Message, bool, error) {
+// appended turns what append_message or send_message returned for m into
+// AppendMessage's result. A duplicate is read again, whole, through db: the
+// function returns only its own columns.
+func (s *Store) appended(ctx context.Context, db sqlx.QueryerContext, m chat.Message, row writeRow) (chat.Message, bool, error) {
+	msg, created, err := appendResult(m, row)
+	if err != nil || created {
+		return msg, created, err
+	}
+	var full messageRow
+	if err := sqlx.GetContext(ctx, db, &full, s.q.messageBySeq, m.ChatID, msg.Seq); err != nil {
+		return chat.Message{}, false, wrapErr("append message", fmt.Errorf("read the original message %d: %w", msg.Seq, err))
+	}
+	return full.message(), false, nil
+}
+
+// appendResult turns what append_message returned for m into
+// AppendMessage's result, a duplicate without the columns the function
+// does not return.
+func appendResult(m chat.Message, row writeRow) (chat.Message, bool, error) {
 	const op = "append message"
 	switch row.Status {
 	case "no_chat":
@@ -487,6 +513,7 @@ func appended(m chat.Message, row writeRow) (chat.Message, bool, error) {
 		m.CreatedAt = m.CreatedAt.UTC()
 		m.EditedAt = nil
 		m.Deleted = false
+		m.Quote, m.ReplyCount, m.LastReplySeq, m.LastReplyAt, m.Reactions = nil, 0, 0, nil, nil
 		return m, true, nil
 	case "duplicate":
 		original := messageRow{
@@ -549,6 +576,7 @@ func (s *Store) ListEvents(ctx context.Context, chatID string, afterSeq int64, l
 		if err != nil {
 			return nil, wrapErr("list events", err)
 		}
+		ev.Reaction = r.reaction()
 		events[i] = ev
 	}
 	return events, nil

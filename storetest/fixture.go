@@ -572,6 +572,10 @@ func requireEvent(t *testing.T, want, got chat.Event) {
 	if want.UserID != "" {
 		require.Equal(t, want.UserID, got.UserID, "UserID of %s event %d", want.Type, want.Seq)
 	}
+	if want.Reaction != nil {
+		require.NotNil(t, got.Reaction, "Reaction of %s event %d", want.Type, want.Seq)
+		require.Equal(t, *want.Reaction, *got.Reaction, "Reaction of %s event %d", want.Type, want.Seq)
+	}
 }
 
 func requireEventLog(t *testing.T, want, got []chat.Event) {

@@ -20,9 +20,10 @@ import (
 // Run checks that the stores returned by newStore keep every clause of the
 // chat.Store contract, and of the optional abilities (chat.ChatCounter,
 // chat.ChatIDsBatcher, chat.RoleStore, chat.SettingsStore,
-// chat.BlockStore, chat.AttachmentStore) they have, each in its own
-// subtest (CreateChat/..., AppendMessage/... and so on), so that -run can
-// select them.
+// chat.BlockStore, chat.AttachmentStore, chat.Reactor, chat.ThreadStore,
+// chat.MentionStore) they have, each in its own subtest (CreateChat/...,
+// AppendMessage/..., Reactions/... and so on), so that -run can select
+// them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
 // return an empty store that shares no data with any other store it has
@@ -151,6 +152,9 @@ var suite = []struct {
 	{"LastSeqs", []subtest{
 		{"ReturnsExistingChats", testLastSeqs},
 	}},
+	{"Reactions", reactionTests},
+	{"Threads", threadTests},
+	{"Mentions", mentionTests},
 	{"Attachments", attachmentTests},
 	{"Context", []subtest{
 		{"CancelledReadsFail", testCancelledReads},

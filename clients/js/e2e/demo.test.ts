@@ -1,7 +1,7 @@
 // Browser tests of the demo page, which is built on @embedchat/client,
 // against the real examples/server: two users in two browser contexts.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   DemoServer,
@@ -243,8 +243,11 @@ test('PostgreSQL: killing and restarting the server mid-conversation loses nothi
   assert.deepEqual(await messages(b), said);
 });
 
-test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
-  if (!(await needServices(t, true))) return;
+// aliceAndBobOnTwoServers starts two demo servers sharing PostgreSQL and
+// Redis and signs alice in on the first, bob on the second; undefined when
+// the services are missing (the test is skipped).
+async function aliceAndBobOnTwoServers(t: TestContext): Promise<[Page, Page] | undefined> {
+  if (!(await needServices(t, true))) return undefined;
   const args = ['-postgres', postgresURL, '-postgres-schema', freshSchema(t), '-redis', redisURL, '-redis-prefix', freshPrefix()];
   const one = await DemoServer.start(args);
   t.after(() => one.stop());
@@ -254,8 +257,13 @@ test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
   const bob = await signIn(browser, two, 'bob');
   t.after(() => alice.context.close());
   t.after(() => bob.context.close());
-  const a = alice.page;
-  const b = bob.page;
+  return [alice.page, bob.page];
+}
+
+test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
+  const pages = await aliceAndBobOnTwoServers(t);
+  if (!pages) return;
+  const [a, b] = pages;
 
   await a.fill('#group-members', 'bob');
   await a.fill('#group-title', 'Across servers');
@@ -289,6 +297,48 @@ test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
   await b.press('#send-text', 'Enter');
   await seeMessages(a, ['from server one', 'from server two']);
   await seeMessages(b, ['from server one', 'from server two']);
+});
+
+test('reactions, a reply in a thread and a mention, across two servers on PostgreSQL and Redis', async (t) => {
+  const pages = await aliceAndBobOnTwoServers(t);
+  if (!pages) return;
+  const [a, b] = pages;
+
+  await a.fill('#group-members', 'bob');
+  await a.fill('#group-title', 'Launch');
+  await a.click('#group-form button[type=submit]');
+  await chatItem(b, 'Launch').waitFor();
+  await send(a, 'ship it?');
+  await openChat(b, 'Launch');
+  await seeMessages(b, ['ship it?']);
+
+  // bob reacts; alice sees the count, and that it is not hers.
+  const asked = (p: Page) => p.locator('#message-list li.msg[data-seq]', { hasText: 'ship it?' }).first();
+  await asked(b).locator('button[aria-label="react 👍"]').click();
+  await seeText(a, '#message-list li.msg .reactions button[aria-pressed="false"]', '👍 1');
+  await seeText(b, '#message-list li.msg .reactions button[aria-pressed="true"]', '👍 1');
+  // alice adds hers by clicking the count.
+  await asked(a).locator('.reactions button', { hasText: '👍' }).click();
+  await seeText(b, '#message-list li.msg .reactions button', '👍 2');
+
+  // alice closes the chat; bob replies to her and mentions her.
+  await a.evaluate(() => {
+    location.hash = '#/';
+  });
+  await a.locator('#no-chat').waitFor();
+  await asked(b).locator('button', { hasText: 'reply' }).click();
+  await seeText(b, '#reply-text', 'Replying to alice: ship it?');
+  await send(b, '@alice yes, today');
+  await seeBadge(a, 'Launch', '1');
+  await seeText(a, '#chat-list li .badge.mention', '@1');
+
+  // alice sees the quote, the thread count, and the thread.
+  await openChat(a, 'Launch');
+  await seeMessages(a, ['ship it?', '@alice yes, today']);
+  await seeText(a, '#message-list li.msg.mentions-me .quote', '↩ alice: ship it?');
+  await asked(a).locator('button.replies', { hasText: '1 reply' }).click();
+  await seeText(a, '#thread-list li', 'bob: @alice yes, today');
+  assert.equal(await chatItem(a, 'Launch').locator('.badge.mention').count(), 0, 'read: no mention left');
 });
 
 test('attachments: an image shows inline for both users, a file is a download link, a deleted message takes them away', async (t) => {

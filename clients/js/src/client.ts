@@ -556,6 +556,24 @@ export class ChatClient {
     return this.request('DELETE', `${chatPath(chatId)}/messages/${seq}`);
   }
 
+  /**
+   * react adds the user's reaction to a message (idempotent) and returns
+   * the message with its reaction counts.
+   */
+  react(chatId: string, seq: number, emoji: string): Promise<Message> {
+    return this.request('PUT', `${chatPath(chatId)}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`);
+  }
+
+  /** unreact takes the user's reaction back (idempotent) and returns the message. */
+  unreact(chatId: string, seq: number, emoji: string): Promise<Message> {
+    return this.request('DELETE', `${chatPath(chatId)}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`);
+  }
+
+  /** listReplies returns a page of the thread of message seq, as listMessages pages the chat. */
+  listReplies(chatId: string, seq: number, opts: ListMessagesOptions = {}): Promise<MessagePage> {
+    return this.request('GET', `${chatPath(chatId)}/messages/${seq}/replies` + query({ ...opts }));
+  }
+
   /** markRead moves the user's read marker forward to seq; the answer is the marker after the call. */
   markRead(chatId: string, seq: number): Promise<ReadMarker> {
     return this.request('POST', chatPath(chatId) + '/read', { seq });

@@ -13,8 +13,8 @@ export type {
   WebSocketConstructor,
   WebSocketLike,
 } from './client.js';
-export { ChatStore, chatTitle, newer, seenBy } from './store.js';
-export type { ChatStoreOptions, ChatStoreState, LostChats, PendingMessage, Room } from './store.js';
+export { ChatStore, chatTitle, newer, seenBy, withReaction } from './store.js';
+export type { ChatStoreOptions, ChatStoreState, LostChats, PendingMessage, Room, SendOptions } from './store.js';
 export { ChatError, describeError } from './errors.js';
 export { highlightSegments } from './search.js';
 export type { TextSegment } from './search.js';

@@ -18,6 +18,19 @@ export interface Attachment {
   uploader: ID;
   /** Present with `width`. */
   height?: number;
+  /** Present with `reply_count`, the time of the latest reply. */
+  last_reply_at?: Time;
+  /** Present with `reply_count`, the seq of the latest reply. */
+  last_reply_seq?: number;
+  /** Present only when the sender mentioned members, their user ids, sorted. */
+  mentions?: ID[];
+  quote?: Quote;
+  /** Present only when the message has reactions, one per emoji in the order each was first used. */
+  reactions?: Reaction[];
+  /** Present only on a message with replies, how many (deleted ones included). */
+  reply_count?: number;
+  /** Present only on a reply, the seq of the message it replies to. */
+  reply_to?: number;
   /** Present for PNG, JPEG and GIF images whose header the server read. */
   width?: number;
 }
@@ -67,6 +80,11 @@ export interface Chat {
   metadata?: Record<string, unknown>;
   /** The caller's own settings of the chat; absent when they set none. */
   settings?: MemberSettings;
+  /**
+   * How many of the caller's unread messages (as `unread_count` counts them) mention them. Absent when
+   * none, and when the server's Store keeps no mentions.
+   */
+  unread_mentions?: number;
 }
 
 export interface ChatPage {
@@ -157,6 +175,22 @@ export interface MessagePage {
   messages: Message[];
 }
 
+/** Present only on a reply, the message it replies to as that message is now. */
+export interface Quote {
+  sender: ID;
+  /** The first 100 code points of its text; `""` once it is deleted. */
+  text: string;
+  /** Present and true once it is deleted. */
+  deleted?: boolean;
+}
+
+export interface Reaction {
+  count: number;
+  emoji: string;
+  /** Whether the caller reacted with this emoji; always false in WebSocket events. */
+  me: boolean;
+}
+
 export interface ReadMarker {
   chat_id: ID;
   read_seq: number;
@@ -190,8 +224,18 @@ export interface SendMessageRequest {
   attachments?: ID[];
   /** Makes the send idempotent; reuse it for every retry of the same message. */
   client_id?: ID;
+  /**
+   * User ids of members the message mentions, at most 50 (`Limits.MaxMentions`) once duplicates are
+   * dropped; a non-member is `400`; `501` when the server's Store keeps no mentions.
+   */
+  mentions?: ID[];
   /** Any JSON object of at most 4 KiB; null is the same as absent. */
   metadata?: Record<string, unknown> | null;
+  /**
+   * The seq of a message of this chat to reply to; 0 is the same as absent. A seq that is no message of
+   * the chat is `400`, a deleted message `409`; `501` when the server's Store keeps no threads.
+   */
+  reply_to?: number;
 }
 
 export interface SetRoleRequest {
@@ -240,6 +284,23 @@ export interface Operations {
       415: ErrorReply<"unsupported_media_type">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** React to a message */
+  addReaction: {
+    method: "PUT";
+    path: "/chats/{chat_id}/messages/{seq}/reactions/{emoji}";
+    responses: {
+      200: Message;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      409: ErrorReply<"conflict">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };
@@ -431,6 +492,21 @@ export interface Operations {
       503: ErrorReply<"unavailable">;
     };
   };
+  /** List a message's thread */
+  listReplies: {
+    method: "GET";
+    path: "/chats/{chat_id}/messages/{seq}/replies";
+    query: { limit?: number; before?: number; after?: number };
+    responses: {
+      200: MessagePage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
   /** Mark a chat read */
   markRead: {
     method: "POST";
@@ -460,6 +536,23 @@ export interface Operations {
       404: ErrorReply<"not_found">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Take a reaction back */
+  removeReaction: {
+    method: "DELETE";
+    path: "/chats/{chat_id}/messages/{seq}/reactions/{emoji}";
+    responses: {
+      200: Message;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      409: ErrorReply<"conflict">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };

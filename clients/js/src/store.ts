@@ -1,6 +1,6 @@
 import type { ChatClient, ConnectionStatus } from './client.js';
 import { ChatError } from './errors.js';
-import type { Chat, ChatEvent, CreateChatRequest, Message, PersistedEvent, Role, SendMessageRequest, SettingsRequest, UpdateChatRequest } from './types.js';
+import type { Chat, ChatEvent, CreateChatRequest, Message, PersistedEvent, ReactionEvent, Role, SendMessageRequest, SettingsRequest, UpdateChatRequest } from './types.js';
 
 /** A message the user sent that the server has not confirmed. */
 export interface PendingMessage {
@@ -16,6 +16,20 @@ export interface PendingMessage {
   readonly status: 'pending' | 'failed';
   /** Why it failed; see describeError. */
   readonly error: ChatError | null;
+  /** The seq of the message it replies to, if any. */
+  readonly reply_to?: number;
+  /** The members it mentions, if any. */
+  readonly mentions?: readonly string[];
+}
+
+/** What a send may carry besides its text and metadata. */
+export interface SendOptions {
+  /** The seq of a message of the same chat to reply to. */
+  replyTo?: number;
+  /** Ids of attachments uploaded to the chat and not sent yet (see `sendFiles`). */
+  attachments?: readonly string[];
+  /** User ids of members to mention. */
+  mentions?: string[];
 }
 
 /** An open chat: its messages and what is happening in it. */
@@ -432,7 +446,10 @@ export class ChatStore {
       case 'message.created': {
         const m = ev.message;
         // Counted even if it arrives as a tombstone: its message.deleted follows.
-        if (this.countsAsUnread(c, m)) next.unread_count = c.unread_count + 1;
+        if (this.countsAsUnread(c, m)) {
+          next.unread_count = c.unread_count + 1;
+          if (this.mentionsMe(m)) next.unread_mentions = (c.unread_mentions ?? 0) + 1;
+        }
         if (!c.last_message || m.seq >= c.last_message.seq) next.last_message = m;
         next.last_activity_at = m.created_at;
         break;
@@ -442,6 +459,7 @@ export class ChatStore {
         const m = ev.message;
         if (ev.type === 'message.deleted' && this.countsAsUnread(c, m)) {
           next.unread_count = Math.max(0, c.unread_count - 1);
+          if (this.mentionsMe(m)) next.unread_mentions = Math.max(0, (c.unread_mentions ?? 0) - 1);
         }
         if (c.last_message && c.last_message.seq === m.seq && newer(m, c.last_message)) next.last_message = m;
         next.last_activity_at = m.edited_at ?? new Date().toISOString();
@@ -457,6 +475,13 @@ export class ChatStore {
         break;
       case 'member.removed':
         next.members = c.members.filter((x) => x.user_id !== ev.user_id);
+        next.last_activity_at = new Date().toISOString();
+        break;
+      case 'reaction.added':
+      case 'reaction.removed':
+        if (c.last_message && c.last_message.seq === ev.reaction.message_seq) {
+          next.last_message = withReaction(c.last_message, ev, this.me);
+        }
         next.last_activity_at = new Date().toISOString();
         break;
       case 'member.role':
@@ -487,10 +512,22 @@ export class ChatStore {
     return m.sender !== this.me && m.seq > readSeq(c, this.me);
   }
 
+  private mentionsMe(m: Message): boolean {
+    return m.mentions?.includes(this.me) ?? false;
+  }
+
   private applyToRoom(ev: PersistedEvent): void {
+    if (ev.type === 'reaction.added' || ev.type === 'reaction.removed') {
+      const r = this.rooms.get(ev.chat_id);
+      const held = r?.msgs.get(ev.reaction.message_seq);
+      if (r && held) this.putMessages(ev.chat_id, r, [withReaction(held, ev, this.me)]);
+      return;
+    }
     if (!('message' in ev)) return;
-    const m = ev.message;
     const r = this.rooms.get(ev.chat_id);
+    // Events carry no `me`, and edits and deletes may leave counters out:
+    // keep what the held copy knows.
+    const m = keepCounters(ev.message, r?.msgs.get(ev.message.seq), ev.type === 'message.created');
     if (ev.type === 'message.created') {
       if (m.sender === this.me && m.client_id) this.settlePending(ev.chat_id, m.client_id);
       this.clearTyping(ev.chat_id, m.sender);
@@ -501,6 +538,11 @@ export class ChatStore {
       this.putMessages(ev.chat_id, r, [m]);
     } else if (r.loading) {
       r.updates.set(m.seq, m);
+    }
+    const parent = ev.type === 'message.created' && m.reply_to ? r.msgs.get(m.reply_to) : undefined;
+    if (parent && m.seq > (parent.last_reply_seq ?? 0)) {
+      const counted = { ...parent, reply_count: (parent.reply_count ?? 0) + 1, last_reply_seq: m.seq, last_reply_at: m.created_at };
+      this.putMessages(ev.chat_id, r, [counted]);
     }
   }
 
@@ -527,7 +569,10 @@ export class ChatStore {
     if (userId === this.me) {
       // Read here or on another device: what is left unread only the
       // server can count, unless it is nothing.
-      if (readSeq >= c.last_seq) next.unread_count = 0;
+      if (readSeq >= c.last_seq) {
+        next.unread_count = 0;
+        if (c.unread_mentions) next.unread_mentions = 0;
+      }
       else refetch = true;
     }
     this.chats.set(chatId, Object.freeze(next));
@@ -687,17 +732,20 @@ export class ChatStore {
    * client_id, retrying what may be transient. It ends as a message (when
    * the server confirms it) or as a failed pending message that `retry`
    * sends again with the same client_id, so it is never stored twice.
+   * `o.replyTo` makes it a reply, `o.mentions` mentions members.
    */
-  send(chatId: string, text: string, metadata: Record<string, unknown> | null = null, attachments: readonly string[] = []): string {
+  send(chatId: string, text: string, metadata: Record<string, unknown> | null = null, o: SendOptions = {}): string {
     const p: PendingMessage = Object.freeze({
       chat_id: chatId,
       client_id: this.client.newClientId(),
       text,
       metadata,
-      attachments: Object.freeze([...attachments]),
+      attachments: Object.freeze([...(o.attachments ?? [])]),
       created_at: new Date().toISOString(),
       status: 'pending',
       error: null,
+      ...(o.replyTo ? { reply_to: o.replyTo } : {}),
+      ...(o.mentions?.length ? { mentions: Object.freeze([...o.mentions]) } : {}),
     });
     this.setPending(p);
     void this.deliver(p);
@@ -713,7 +761,7 @@ export class ChatStore {
   async sendFiles(chatId: string, files: readonly Blob[], text = ''): Promise<string> {
     const ids: string[] = [];
     for (const f of files) ids.push((await this.client.uploadAttachment(chatId, f)).id);
-    return this.send(chatId, text, null, ids);
+    return this.send(chatId, text, null, { attachments: ids });
   }
 
   /** retry sends a failed message again, with its client_id. */
@@ -732,7 +780,13 @@ export class ChatStore {
 
   private async deliver(p: PendingMessage): Promise<void> {
     try {
-      const req: SendMessageRequest = { text: p.text, client_id: p.client_id, metadata: p.metadata };
+      const req: SendMessageRequest = {
+        text: p.text,
+        client_id: p.client_id,
+        metadata: p.metadata,
+        ...(p.reply_to ? { reply_to: p.reply_to } : {}),
+        ...(p.mentions ? { mentions: [...p.mentions] } : {}),
+      };
       if (p.attachments.length > 0) req.attachments = [...p.attachments];
       const m = await this.client.sendMessage(p.chat_id, req);
       this.settlePending(p.chat_id, p.client_id);
@@ -778,6 +832,20 @@ export class ChatStore {
   /** deleteMessage deletes one of the user's messages; it stays as a tombstone. */
   async deleteMessage(chatId: string, seq: number): Promise<void> {
     const m = await this.client.deleteMessage(chatId, seq);
+    const r = this.rooms.get(chatId);
+    if (r) this.putMessages(chatId, r, [m]);
+  }
+
+  /** react adds the user's reaction to a message; reacting twice is one reaction. */
+  async react(chatId: string, seq: number, emoji: string): Promise<void> {
+    const m = await this.client.react(chatId, seq, emoji);
+    const r = this.rooms.get(chatId);
+    if (r) this.putMessages(chatId, r, [m]);
+  }
+
+  /** unreact takes the user's reaction back. */
+  async unreact(chatId: string, seq: number, emoji: string): Promise<void> {
+    const m = await this.client.unreact(chatId, seq, emoji);
     const r = this.rooms.get(chatId);
     if (r) this.putMessages(chatId, r, [m]);
   }
@@ -886,6 +954,46 @@ export function seenBy(c: Chat, messages: readonly Message[], me: string): Map<n
  * newer reports whether b is a later state of a message than a: a
  * deletion is final, and edits are ordered by edited_at.
  */
+/**
+ * withReaction returns m with a reaction event applied: the emoji's count
+ * set to the event's (dropped at 0), and `me` following the user's own
+ * reactions. Counts are absolute, so events applied in order end at the
+ * current counts.
+ */
+export function withReaction(m: Message, ev: ReactionEvent, me: string): Message {
+  const { emoji, count } = ev.reaction;
+  const list = [...(m.reactions ?? [])];
+  const i = list.findIndex((x) => x.emoji === emoji);
+  const mine = ev.user_id === me ? ev.type === 'reaction.added' : (list[i]?.me ?? false);
+  if (count <= 0) {
+    if (i >= 0) list.splice(i, 1);
+  } else if (i >= 0) {
+    list[i] = { emoji, count, me: mine };
+  } else {
+    list.push({ emoji, count, me: mine });
+  }
+  return { ...m, reactions: list };
+}
+
+// keepCounters returns m, from an event, with what held knows better: the
+// user's own reactions (events never say), and for edits and deletes,
+// which may leave them out, the reaction counts and thread counters.
+function keepCounters(m: Message, held: Message | undefined, created: boolean): Message {
+  if (!held) return m;
+  if (!created) {
+    return {
+      ...m,
+      reactions: held.reactions,
+      reply_count: held.reply_count,
+      last_reply_seq: held.last_reply_seq,
+      last_reply_at: held.last_reply_at,
+    };
+  }
+  const mine = new Set((held.reactions ?? []).filter((x) => x.me).map((x) => x.emoji));
+  if (!mine.size || !m.reactions) return m;
+  return { ...m, reactions: m.reactions.map((x) => ({ ...x, me: mine.has(x.emoji) })) };
+}
+
 export function newer(b: Message, a: Message | undefined): boolean {
   if (!a) return true;
   if (a.deleted) return false;

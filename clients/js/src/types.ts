@@ -42,6 +42,18 @@ export interface Message {
   deleted: boolean;
   /** On a tombstone, the owner or admin who deleted another member's message. */
   deleted_by?: string;
+  /** On a reply, the seq of the message it replies to. */
+  reply_to?: number;
+  /** On a reply, the message it replies to as that message is now. */
+  quote?: Quote;
+  /** On a message with replies: how many (deleted ones included), and the latest's seq and time. */
+  reply_count?: number;
+  last_reply_seq?: number;
+  last_reply_at?: string;
+  /** The members the sender mentioned, sorted. */
+  mentions?: string[];
+  /** One entry per emoji, in the order each was first used. */
+  reactions?: Reaction[];
   /** The files sent with the message, in order; absent when none, and on a tombstone. */
   attachments?: Attachment[];
 }
@@ -64,6 +76,22 @@ export interface Attachment {
   created_at: string;
   /** The seq of the message that carries it; 0 until it is sent. */
   message_seq: number;
+}
+
+/** How a reply shows the message it replies to. */
+export interface Quote {
+  sender: string;
+  /** The first 100 code points of its text; `""` once it is deleted. */
+  text: string;
+  deleted?: boolean;
+}
+
+/** The count of one emoji on a message. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** Whether the user reacted with it (set in REST answers; false in events). */
+  me: boolean;
 }
 
 /** A chat as the REST API and `chat.created` events describe it. */
@@ -89,6 +117,8 @@ export interface Chat {
   last_message: Message | null;
   /** The caller's unread messages. */
   unread_count: number;
+  /** How many of the caller's unread messages mention them; absent when 0. */
+  unread_mentions?: number;
   /** The group's metadata object (an avatar URL, a description), when it has one. */
   metadata?: Record<string, unknown>;
   /** The caller's own settings, when any is on. */
@@ -138,6 +168,10 @@ export interface SendMessageRequest {
   /** Makes the send idempotent: reuse it for every retry of the same message. */
   client_id?: string;
   metadata?: Record<string, unknown> | null;
+  /** The seq of a message of the same chat this one replies to. */
+  reply_to?: number;
+  /** User ids of members the message mentions. */
+  mentions?: string[];
   /** Ids of the sender's uploads to this chat, not sent yet. With attachments, `text` may be `""`. */
   attachments?: string[];
 }
@@ -226,6 +260,16 @@ export interface MemberRemovedEvent {
   user_id: string;
 }
 
+export interface ReactionEvent {
+  type: 'reaction.added' | 'reaction.removed';
+  chat_id: string;
+  seq: number;
+  /** Who reacted. */
+  user_id: string;
+  /** `count` is the emoji's count on the message right after this event. */
+  reaction: { message_seq: number; emoji: string; count: number };
+}
+
 /** `user_id`'s role became `role`, by `actor_id`. */
 export interface MemberRoleEvent {
   type: 'member.role';
@@ -276,7 +320,8 @@ export type PersistedEvent =
   | MemberRoleEvent
   | MemberBanEvent
   | ChatUpdatedEvent
-  | MemberSettingsEvent;
+  | MemberSettingsEvent
+  | ReactionEvent;
 
 export interface ReadEvent {
   type: 'read';
@@ -308,6 +353,8 @@ export const persistedTypes: ReadonlySet<string> = new Set([
   'message.deleted',
   'member.added',
   'member.removed',
+  'reaction.added',
+  'reaction.removed',
   'member.role',
   'member.banned',
   'member.unbanned',

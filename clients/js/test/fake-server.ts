@@ -12,6 +12,8 @@ interface ChatData {
   chat: Omit<Chat, 'unread_count' | 'last_message' | 'member_count'>;
   events: PersistedEvent[];
   messages: Map<number, Message>;
+  /** Who reacted with what: `${seq} ${emoji}` to users. */
+  reacted: Map<string, Set<string>>;
 }
 
 /** A REST request as the fake server received it. */
@@ -142,6 +144,7 @@ export class FakeServer {
       chat: { id, kind, title, members, created_by: creator, created_at: at, last_seq: 0, last_activity_at: at },
       events: [],
       messages: new Map(),
+      reacted: new Map(),
     };
     this.chats.set(id, data);
     const view = this.view(data, creator);
@@ -149,12 +152,24 @@ export class FakeServer {
     return view;
   }
 
-  post(chatId: string, sender: string, text: string, clientId = ''): Message {
+  post(chatId: string, sender: string, text: string, clientId = '', extra: { reply_to?: number; mentions?: string[] } = {}): Message {
     const d = this.data(chatId);
     const existing = clientId ? [...d.messages.values()].find((m) => m.sender === sender && m.client_id === clientId) : undefined;
     if (existing) return existing;
     const seq = d.chat.last_seq + 1;
     const m: Message = { chat_id: chatId, seq, sender, text, client_id: clientId, metadata: null, created_at: this.now(), deleted: false };
+    if (extra.mentions?.length) m.mentions = [...new Set(extra.mentions)].sort();
+    const parent = extra.reply_to ? d.messages.get(extra.reply_to) : undefined;
+    if (parent) {
+      m.reply_to = parent.seq;
+      m.quote = { sender: parent.sender, text: parent.text };
+      d.messages.set(parent.seq, {
+        ...parent,
+        reply_count: (parent.reply_count ?? 0) + 1,
+        last_reply_seq: seq,
+        last_reply_at: m.created_at,
+      });
+    }
     d.messages.set(seq, m);
     this.record(d, { type: 'message.created', chat_id: chatId, seq, message: m }, m.created_at);
     return m;
@@ -174,6 +189,29 @@ export class FakeServer {
     d.messages.set(seq, m);
     this.record(d, { type: 'message.deleted', chat_id: chatId, seq: d.chat.last_seq + 1, message: m }, this.now());
     return m;
+  }
+
+  /** react adds (or removes) user's reaction and returns the message as user sees it. */
+  react(chatId: string, seq: number, user: string, emoji: string, remove = false): Message {
+    const d = this.data(chatId);
+    const key = `${seq} ${emoji}`;
+    const who = d.reacted.get(key) ?? new Set<string>();
+    d.reacted.set(key, who);
+    if (who.has(user) === remove) {
+      if (remove) who.delete(user);
+      else who.add(user);
+      const m = d.messages.get(seq)!;
+      const list = (m.reactions ?? []).filter((x) => x.emoji !== emoji || who.size > 0);
+      const i = list.findIndex((x) => x.emoji === emoji);
+      if (i >= 0) list[i] = { emoji, count: who.size, me: false };
+      else if (who.size > 0) list.push({ emoji, count: who.size, me: false });
+      d.messages.set(seq, { ...m, reactions: list });
+      const type = remove ? ('reaction.removed' as const) : ('reaction.added' as const);
+      const ev = { type, chat_id: chatId, seq: d.chat.last_seq + 1, user_id: user, reaction: { message_seq: seq, emoji, count: who.size } };
+      this.record(d, ev, this.now());
+    }
+    const m = d.messages.get(seq)!;
+    return { ...m, reactions: m.reactions?.map((x) => ({ ...x, me: d.reacted.get(`${seq} ${x.emoji}`)!.has(user) })) };
   }
 
   markRead(chatId: string, user: string, seq: number): number {
@@ -249,6 +287,7 @@ export class FakeServer {
       last_message: last,
       member_count: d.chat.members.length,
       unread_count: msgs.filter((m) => m.sender !== user && m.seq > marker && !m.deleted).length,
+      unread_mentions: msgs.filter((m) => m.sender !== user && m.seq > marker && !m.deleted && m.mentions?.includes(user)).length,
     });
   }
 
@@ -346,7 +385,7 @@ export class FakeServer {
     if (!sub) return { status: 200, body: this.view(d, me) };
     if (sub === 'messages' && !arg && r.method === 'POST') {
       const before = d.chat.last_seq;
-      const m = this.post(chatId, me, r.body.text, r.body.client_id ?? '');
+      const m = this.post(chatId, me, r.body.text, r.body.client_id ?? '', r.body);
       return { status: d.chat.last_seq > before ? 201 : 200, body: m };
     }
     if (sub === 'messages' && !arg) {
@@ -356,6 +395,14 @@ export class FakeServer {
       if (beforeSeq !== null) msgs = msgs.filter((m) => m.seq < Number(beforeSeq));
       const page = msgs.slice(-limit);
       return { status: 200, body: { messages: page, has_more: msgs.length > page.length } };
+    }
+    if (sub === 'messages' && parts[4] === 'reactions') {
+      const emoji = decodeURIComponent(parts[5]!);
+      return { status: 200, body: this.react(chatId, Number(arg), me, emoji, r.method === 'DELETE') };
+    }
+    if (sub === 'messages' && parts[4] === 'replies') {
+      const replies = [...d.messages.values()].filter((m) => m.reply_to === Number(arg)).sort((a, b) => a.seq - b.seq);
+      return { status: 200, body: { messages: replies, has_more: false } };
     }
     if (sub === 'messages' && r.method === 'PATCH') return { status: 200, body: this.edit(chatId, Number(arg), r.body.text) };
     if (sub === 'messages' && r.method === 'DELETE') return { status: 200, body: this.remove(chatId, Number(arg)) };

@@ -303,3 +303,47 @@ test('roles, renames and the users own settings apply to the chat list, pinned c
   assert.deepEqual(snap(store).chats[0]!.settings, { muted: false, archived: false, pinned: true });
   assert.equal(snap(store).chats[0]!.id, pinned.id);
 });
+
+test('reactions, replies and mentions follow the events', async () => {
+  const chat = server.createChat('alice', ['bob', 'carol']);
+  const m1 = server.post(chat.id, 'alice', 'ship it?');
+  const { store, client } = await live('alice');
+  await store.openChat(chat.id);
+  const msg = (seq: number) => snap(store).rooms[chat.id]!.messages.find((m) => m.seq === seq)!;
+
+  server.react(chat.id, m1.seq, 'bob', '👍');
+  await eventually(() => msg(m1.seq).reactions?.[0]?.count === 1);
+  assert.deepEqual(msg(m1.seq).reactions, [{ emoji: '👍', count: 1, me: false }]);
+  await store.react(chat.id, m1.seq, '👍');
+  await eventually(() => snap(store).chats[0]!.last_seq === 3);
+  assert.deepEqual(msg(m1.seq).reactions, [{ emoji: '👍', count: 2, me: true }], 'the answer and the event agree');
+  server.react(chat.id, m1.seq, 'bob', '👍', true);
+  await eventually(() => msg(m1.seq).reactions?.[0]?.count === 1);
+  assert.equal(msg(m1.seq).reactions?.[0]?.me, true, 'another user taking theirs back leaves mine');
+
+  const reply = server.post(chat.id, 'bob', '@alice yes', '', { reply_to: m1.seq, mentions: ['alice'] });
+  await eventually(() => snap(store).chats[0]!.last_seq === reply.seq);
+  assert.equal(msg(reply.seq).quote?.text, 'ship it?');
+  assert.equal(msg(m1.seq).reply_count, 1);
+  assert.equal(msg(m1.seq).last_reply_seq, reply.seq);
+  assert.deepEqual(msg(m1.seq).reactions, [{ emoji: '👍', count: 1, me: true }], 'a reply keeps the reactions of its parent');
+  assert.equal(snap(store).chats[0]!.unread_mentions, 1);
+  assert.equal(snap(store).chats[0]!.unread_count, 1);
+
+  // An edit of the parent keeps its counters.
+  server.edit(chat.id, m1.seq, 'ship it on Friday?');
+  await eventually(() => msg(m1.seq).text === 'ship it on Friday?');
+  assert.equal(msg(m1.seq).reply_count, 1);
+  assert.equal(msg(m1.seq).reactions?.[0]?.count, 1);
+
+  store.send(chat.id, 'thanks @bob', null, { replyTo: reply.seq, mentions: ['bob'] });
+  await eventually(() => snap(store).rooms[chat.id]!.messages.some((m) => m.text === 'thanks @bob'));
+  const mine = snap(store).rooms[chat.id]!.messages.find((m) => m.text === 'thanks @bob')!;
+  assert.equal(mine.reply_to, reply.seq);
+  assert.deepEqual(mine.mentions, ['bob']);
+  const thread = await client.listReplies(chat.id, m1.seq);
+  assert.deepEqual(thread.messages.map((m) => m.seq), [reply.seq]);
+
+  await store.markRead(chat.id);
+  await eventually(() => snap(store).chats[0]!.unread_mentions === 0);
+});

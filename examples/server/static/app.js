@@ -19,6 +19,11 @@ let me = '';
 let store = null;
 let open = '';        // the chat on screen, also in the URL hash so that a reload reopens it
 let editing = null;   // { seq, form } while one of my messages is being edited
+let replyingTo = null; // the message the next send replies to
+let thread = null;    // { seq, messages } while a thread is shown
+
+// The reactions a message offers with one click.
+const QUICK_REACTIONS = ['👍', '❤️', '🎉'];
 let lastRendered = null;
 let myRole = '';      // my role in the open chat: owner, admin or member ('' in direct chats)
 let search = null;    // { q, cursor, hits } of the search on screen
@@ -92,6 +97,8 @@ function openFromHash() {
   if (open) store.closeChat(open);
   open = id;
   editing = null;
+  setReplyingTo(null);
+  showThread(null);
   $('members-panel').hidden = true;
   $('chat-error').hidden = true;
   if (id) {
@@ -283,7 +290,8 @@ function bindUI() {
     if (!open || (!text.trim() && files.length === 0)) return;
     $('send-text').value = '';
     if (files.length === 0) {
-      store.send(open, text);
+      store.send(open, text, null, { replyTo: replyingTo?.seq, mentions: mentionsIn(text) });
+      setReplyingTo(null);
     } else {
       $('send-files').value = '';
       renderChosenFiles();
@@ -292,7 +300,61 @@ function bindUI() {
     }
     scrollToBottom();
   });
+  $('reply-cancel').addEventListener('click', () => setReplyingTo(null));
+  $('thread-close').addEventListener('click', () => showThread(null));
   document.addEventListener('visibilitychange', () => render());
+}
+
+// ---- replies, threads, mentions, reactions ----
+
+// mentionsIn returns the members of the open chat named as @user in text.
+function mentionsIn(text) {
+  const chat = store.getSnapshot().chats.find((c) => c.id === open);
+  if (!chat) return [];
+  const named = new Set([...text.matchAll(/@([^\s@,.!?:;]+)/g)].map((x) => x[1]));
+  return chat.members.map((m) => m.user_id).filter((u) => named.has(u));
+}
+
+function setReplyingTo(m) {
+  replyingTo = m;
+  $('reply-bar').hidden = !m;
+  $('reply-text').textContent = m ? 'Replying to ' + m.sender + ': ' + m.text.slice(0, 60) : '';
+  if (m) $('send-text').focus();
+}
+
+async function showThread(m) {
+  if (!m) {
+    thread = null;
+    $('thread-panel').hidden = true;
+    return;
+  }
+  thread = { seq: m.seq, messages: [] };
+  $('thread-panel').hidden = false;
+  $('thread-title').textContent = 'Thread of ' + m.sender + ': ' + (m.deleted ? 'message deleted' : m.text.slice(0, 40));
+  try {
+    const page = await store.client.listReplies(open, m.seq, { limit: 200 });
+    if (thread && thread.seq === m.seq) thread.messages = page.messages;
+  } catch (err) {
+    showError('chat-error', 'Could not load the thread: ' + describeError(err));
+  }
+  render();
+}
+
+function toggleReaction(m, emoji) {
+  const mine = (m.reactions || []).some((r) => r.emoji === emoji && r.me);
+  act('Could not react', () => (mine ? store.unreact(open, m.seq, emoji) : store.react(open, m.seq, emoji)));
+}
+
+function renderReactions(m) {
+  const row = el('div', 'reactions');
+  for (const r of m.reactions || []) {
+    const b = el('button', r.me ? 'me' : '', r.emoji + ' ' + r.count);
+    b.type = 'button';
+    b.setAttribute('aria-pressed', String(r.me));
+    b.addEventListener('click', () => toggleReaction(m, r.emoji));
+    row.append(b);
+  }
+  return row;
 }
 
 // ---- rendering (textContent only) ----
@@ -362,6 +424,7 @@ function renderChats(s, visible) {
     // The open chat is marked read as it is seen, so its count would only flicker.
     if (c.unread_count > 0 && !(c.id === open && visible)) {
       top.append(el('span', 'badge', String(c.unread_count)));
+      if (c.unread_mentions) top.append(el('span', 'badge mention', '@' + c.unread_mentions));
       li.classList.add('unread');
     }
     b.append(top, el('span', 'sub', preview(c)));
@@ -405,6 +468,13 @@ function renderRoom(s) {
   $('load-older').disabled = Boolean(room && room.loadingOlder);
   if (room && room.error) showError('chat-error', 'Could not load messages: ' + describeError(room.error));
   $('typing').textContent = typingText(room ? room.typing : []);
+  if (thread) {
+    // Replies shown live: the thread as fetched, plus replies that arrived since.
+    const known = new Set(thread.messages.map((m) => m.seq));
+    const replies = [...thread.messages, ...msgs.filter((m) => m.reply_to === thread.seq && !known.has(m.seq))]
+      .map((m) => msgs.find((x) => x.seq === m.seq) || m);
+    $('thread-list').replaceChildren(...replies.map((m) => el('li', '', m.sender + ': ' + (m.deleted ? 'message deleted' : m.text))));
+  }
   if (atBottom) scrollToBottom();
 }
 
@@ -460,7 +530,8 @@ function rank(role) {
 
 function renderMessage(m, seen) {
   const mine = m.sender === me;
-  const li = el('li', 'msg' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : ''));
+  const mentionsMe = !m.deleted && (m.mentions || []).includes(me);
+  const li = el('li', 'msg' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : '') + (mentionsMe ? ' mentions-me' : ''));
   li.dataset.seq = String(m.seq);
   const meta = el('div', 'meta', m.sender + ' · ' + formatTime(m.created_at) + (m.edited_at && !m.deleted ? ' · edited' : ''));
   const isEditing = !m.deleted && editing && editing.seq === m.seq;
@@ -483,11 +554,35 @@ function renderMessage(m, seen) {
     });
     meta.append(del);
   }
+  if (!m.deleted && !isEditing) {
+    const reply = el('button', 'link action', 'reply');
+    reply.type = 'button';
+    reply.addEventListener('click', () => setReplyingTo(m));
+    meta.append(reply);
+    for (const emoji of QUICK_REACTIONS) {
+      if ((m.reactions || []).some((r) => r.emoji === emoji && r.me)) continue;
+      const react = el('button', 'link action', '+' + emoji);
+      react.type = 'button';
+      react.setAttribute('aria-label', 'react ' + emoji);
+      react.addEventListener('click', () => toggleReaction(m, emoji));
+      meta.append(react);
+    }
+  }
   li.append(meta);
+  if (m.quote) {
+    li.append(el('div', 'quote', '↩ ' + m.quote.sender + ': ' + (m.quote.deleted ? 'message deleted' : m.quote.text)));
+  }
   if (m.deleted) li.append(el('div', 'text', m.deleted_by ? 'message deleted by ' + m.deleted_by : 'message deleted'));
   else if (isEditing) li.append(editing.form);
   else if (m.text) li.append(el('div', 'text', m.text));
   if (!m.deleted && m.attachments) li.append(...m.attachments.map(renderAttachment));
+  if (m.reactions && m.reactions.length) li.append(renderReactions(m));
+  if (m.reply_count) {
+    const replies = el('button', 'link replies', m.reply_count + (m.reply_count === 1 ? ' reply' : ' replies'));
+    replies.type = 'button';
+    replies.addEventListener('click', () => showThread(m));
+    li.append(replies);
+  }
   if (seen) li.append(el('div', 'seen', 'seen by ' + seen.join(', ')));
   return li;
 }

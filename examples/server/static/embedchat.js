@@ -152,6 +152,8 @@ var persistedTypes = /* @__PURE__ */ new Set([
   "message.deleted",
   "member.added",
   "member.removed",
+  "reaction.added",
+  "reaction.removed",
   "member.role",
   "member.banned",
   "member.unbanned",
@@ -542,6 +544,21 @@ var ChatClient = class {
   /** deleteMessage turns one of the user's messages into a tombstone. */
   deleteMessage(chatId, seq) {
     return this.request("DELETE", `${chatPath(chatId)}/messages/${seq}`);
+  }
+  /**
+   * react adds the user's reaction to a message (idempotent) and returns
+   * the message with its reaction counts.
+   */
+  react(chatId, seq, emoji) {
+    return this.request("PUT", `${chatPath(chatId)}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  /** unreact takes the user's reaction back (idempotent) and returns the message. */
+  unreact(chatId, seq, emoji) {
+    return this.request("DELETE", `${chatPath(chatId)}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  /** listReplies returns a page of the thread of message seq, as listMessages pages the chat. */
+  listReplies(chatId, seq, opts = {}) {
+    return this.request("GET", `${chatPath(chatId)}/messages/${seq}/replies` + query({ ...opts }));
   }
   /** markRead moves the user's read marker forward to seq; the answer is the marker after the call. */
   markRead(chatId, seq) {
@@ -944,7 +961,10 @@ var ChatStore = class {
     switch (ev.type) {
       case "message.created": {
         const m = ev.message;
-        if (this.countsAsUnread(c, m)) next.unread_count = c.unread_count + 1;
+        if (this.countsAsUnread(c, m)) {
+          next.unread_count = c.unread_count + 1;
+          if (this.mentionsMe(m)) next.unread_mentions = (c.unread_mentions ?? 0) + 1;
+        }
         if (!c.last_message || m.seq >= c.last_message.seq) next.last_message = m;
         next.last_activity_at = m.created_at;
         break;
@@ -954,6 +974,7 @@ var ChatStore = class {
         const m = ev.message;
         if (ev.type === "message.deleted" && this.countsAsUnread(c, m)) {
           next.unread_count = Math.max(0, c.unread_count - 1);
+          if (this.mentionsMe(m)) next.unread_mentions = Math.max(0, (c.unread_mentions ?? 0) - 1);
         }
         if (c.last_message && c.last_message.seq === m.seq && newer(m, c.last_message)) next.last_message = m;
         next.last_activity_at = m.edited_at ?? (/* @__PURE__ */ new Date()).toISOString();
@@ -969,6 +990,13 @@ var ChatStore = class {
         break;
       case "member.removed":
         next.members = c.members.filter((x) => x.user_id !== ev.user_id);
+        next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "reaction.added":
+      case "reaction.removed":
+        if (c.last_message && c.last_message.seq === ev.reaction.message_seq) {
+          next.last_message = withReaction(c.last_message, ev, this.me);
+        }
         next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
         break;
       case "member.role":
@@ -995,10 +1023,19 @@ var ChatStore = class {
   countsAsUnread(c, m) {
     return m.sender !== this.me && m.seq > readSeq(c, this.me);
   }
+  mentionsMe(m) {
+    return m.mentions?.includes(this.me) ?? false;
+  }
   applyToRoom(ev) {
+    if (ev.type === "reaction.added" || ev.type === "reaction.removed") {
+      const r2 = this.rooms.get(ev.chat_id);
+      const held = r2?.msgs.get(ev.reaction.message_seq);
+      if (r2 && held) this.putMessages(ev.chat_id, r2, [withReaction(held, ev, this.me)]);
+      return;
+    }
     if (!("message" in ev)) return;
-    const m = ev.message;
     const r = this.rooms.get(ev.chat_id);
+    const m = keepCounters(ev.message, r?.msgs.get(ev.message.seq), ev.type === "message.created");
     if (ev.type === "message.created") {
       if (m.sender === this.me && m.client_id) this.settlePending(ev.chat_id, m.client_id);
       this.clearTyping(ev.chat_id, m.sender);
@@ -1009,6 +1046,11 @@ var ChatStore = class {
       this.putMessages(ev.chat_id, r, [m]);
     } else if (r.loading) {
       r.updates.set(m.seq, m);
+    }
+    const parent = ev.type === "message.created" && m.reply_to ? r.msgs.get(m.reply_to) : void 0;
+    if (parent && m.seq > (parent.last_reply_seq ?? 0)) {
+      const counted = { ...parent, reply_count: (parent.reply_count ?? 0) + 1, last_reply_seq: m.seq, last_reply_at: m.created_at };
+      this.putMessages(ev.chat_id, r, [counted]);
     }
   }
   putMessages(id, r, msgs) {
@@ -1031,8 +1073,10 @@ var ChatStore = class {
     };
     let refetch = false;
     if (userId === this.me) {
-      if (readSeq2 >= c.last_seq) next.unread_count = 0;
-      else refetch = true;
+      if (readSeq2 >= c.last_seq) {
+        next.unread_count = 0;
+        if (c.unread_mentions) next.unread_mentions = 0;
+      } else refetch = true;
     }
     this.chats.set(chatId, Object.freeze(next));
     this.chatsChanged();
@@ -1178,17 +1222,20 @@ var ChatStore = class {
    * client_id, retrying what may be transient. It ends as a message (when
    * the server confirms it) or as a failed pending message that `retry`
    * sends again with the same client_id, so it is never stored twice.
+   * `o.replyTo` makes it a reply, `o.mentions` mentions members.
    */
-  send(chatId, text, metadata = null, attachments = []) {
+  send(chatId, text, metadata = null, o = {}) {
     const p = Object.freeze({
       chat_id: chatId,
       client_id: this.client.newClientId(),
       text,
       metadata,
-      attachments: Object.freeze([...attachments]),
+      attachments: Object.freeze([...o.attachments ?? []]),
       created_at: (/* @__PURE__ */ new Date()).toISOString(),
       status: "pending",
-      error: null
+      error: null,
+      ...o.replyTo ? { reply_to: o.replyTo } : {},
+      ...o.mentions?.length ? { mentions: Object.freeze([...o.mentions]) } : {}
     });
     this.setPending(p);
     void this.deliver(p);
@@ -1203,7 +1250,7 @@ var ChatStore = class {
   async sendFiles(chatId, files, text = "") {
     const ids = [];
     for (const f of files) ids.push((await this.client.uploadAttachment(chatId, f)).id);
-    return this.send(chatId, text, null, ids);
+    return this.send(chatId, text, null, { attachments: ids });
   }
   /** retry sends a failed message again, with its client_id. */
   retry(chatId, clientId) {
@@ -1219,7 +1266,13 @@ var ChatStore = class {
   }
   async deliver(p) {
     try {
-      const req = { text: p.text, client_id: p.client_id, metadata: p.metadata };
+      const req = {
+        text: p.text,
+        client_id: p.client_id,
+        metadata: p.metadata,
+        ...p.reply_to ? { reply_to: p.reply_to } : {},
+        ...p.mentions ? { mentions: [...p.mentions] } : {}
+      };
       if (p.attachments.length > 0) req.attachments = [...p.attachments];
       const m = await this.client.sendMessage(p.chat_id, req);
       this.settlePending(p.chat_id, p.client_id);
@@ -1259,6 +1312,18 @@ var ChatStore = class {
   /** deleteMessage deletes one of the user's messages; it stays as a tombstone. */
   async deleteMessage(chatId, seq) {
     const m = await this.client.deleteMessage(chatId, seq);
+    const r = this.rooms.get(chatId);
+    if (r) this.putMessages(chatId, r, [m]);
+  }
+  /** react adds the user's reaction to a message; reacting twice is one reaction. */
+  async react(chatId, seq, emoji) {
+    const m = await this.client.react(chatId, seq, emoji);
+    const r = this.rooms.get(chatId);
+    if (r) this.putMessages(chatId, r, [m]);
+  }
+  /** unreact takes the user's reaction back. */
+  async unreact(chatId, seq, emoji) {
+    const m = await this.client.unreact(chatId, seq, emoji);
     const r = this.rooms.get(chatId);
     if (r) this.putMessages(chatId, r, [m]);
   }
@@ -1344,6 +1409,35 @@ function seenBy(c, messages, me) {
   }
   return out;
 }
+function withReaction(m, ev, me) {
+  const { emoji, count } = ev.reaction;
+  const list = [...m.reactions ?? []];
+  const i = list.findIndex((x) => x.emoji === emoji);
+  const mine = ev.user_id === me ? ev.type === "reaction.added" : list[i]?.me ?? false;
+  if (count <= 0) {
+    if (i >= 0) list.splice(i, 1);
+  } else if (i >= 0) {
+    list[i] = { emoji, count, me: mine };
+  } else {
+    list.push({ emoji, count, me: mine });
+  }
+  return { ...m, reactions: list };
+}
+function keepCounters(m, held, created) {
+  if (!held) return m;
+  if (!created) {
+    return {
+      ...m,
+      reactions: held.reactions,
+      reply_count: held.reply_count,
+      last_reply_seq: held.last_reply_seq,
+      last_reply_at: held.last_reply_at
+    };
+  }
+  const mine = new Set((held.reactions ?? []).filter((x) => x.me).map((x) => x.emoji));
+  if (!mine.size || !m.reactions) return m;
+  return { ...m, reactions: m.reactions.map((x) => ({ ...x, me: mine.has(x.emoji) })) };
+}
 function newer(b, a) {
   if (!a) return true;
   if (a.deleted) return false;
@@ -1397,5 +1491,6 @@ export {
   describeError,
   highlightSegments,
   newer,
-  seenBy
+  seenBy,
+  withReaction
 };
