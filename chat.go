@@ -141,6 +141,8 @@ type Event struct {
 	Chat    *Chat     `json:"chat,omitempty"`
 	UserID  string    `json:"user_id,omitempty"`
 	ReadSeq int64     `json:"read_seq,omitempty"`
+	// Presence is set on EventPresence.
+	Presence *Presence `json:"presence,omitempty"`
 }
 
 // Config configures a Service. The zero value of every field except Store
@@ -195,6 +197,9 @@ type Config struct {
 	// one user in one chat that a node fans out; typing signals in
 	// between are dropped. Default 2 s; negative disables the throttle.
 	TypingInterval time.Duration
+	// Presence configures who is online; see PresenceConfig. It needs a
+	// Broker that implements PresenceBroker.
+	Presence PresenceConfig
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -314,6 +319,9 @@ type Service struct {
 	done     chan struct{} // closed when Shutdown has finished
 
 	connections atomic.Int64 // WebSocket handlers running, for Stats
+
+	presence        *presenceTracker // nil when presence is off
+	presenceCapable bool             // the Broker is a PresenceBroker
 }
 
 // New returns a Service. It starts the goroutines that deliver events to
@@ -372,6 +380,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.hub = h
+	if s.presence = newPresenceTracker(s, cfg.Presence); s.presence != nil {
+		h.spawn(s.presence.run)
+	}
 	s.after = newAfterSend(s)
 	return s, nil
 }

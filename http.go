@@ -187,6 +187,12 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
+	case len(segs) == 3 && segs[2] == "presence":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.chatPresence(w, r, user, segs[1])
 	case len(segs) == 4 && segs[2] == "members":
 		if r.Method != http.MethodDelete {
 			methodNotAllowed(w, h.svc.log, "DELETE")
@@ -225,7 +231,7 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	// Below a chat, only the documented resources exist: anything else
 	// is 404 before authentication, as for paths outside /chats.
 	switch {
-	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members",
+	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "presence",
 		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members":
 		return nil, false
 	}
@@ -584,6 +590,7 @@ var errorCodes = []struct {
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
 	{ErrClosed, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},
+	{ErrNotImplemented, http.StatusNotImplemented, "not_implemented", ""},
 }
 
 // statusClientClosedRequest is the status the REST handler gives a request
