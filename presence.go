@@ -51,9 +51,10 @@ type PresenceBroker interface {
 
 	// SetOffline removes node's entries of users, recording now as when
 	// they were last seen. It returns those of them who had an entry on
-	// node (expired or not) and now have no unexpired entry on any node.
-	// Users without an entry on node are ignored.
-	SetOffline(ctx context.Context, node string, users []string) (wentOffline []string, err error)
+	// node (expired or not) and now have no unexpired entry on any node,
+	// offline, with LastSeenAt set to the time recorded. Users without an
+	// entry on node are ignored.
+	SetOffline(ctx context.Context, node string, users []string) (wentOffline []Presence, err error)
 
 	// ExpireNodes removes the entries of the nodes whose lease has
 	// expired and returns the users that leaves with no unexpired entry on
@@ -322,6 +323,9 @@ func (t *presenceTracker) step(renewing bool) {
 	defer cancel()
 	t.checkHidden(ctx)
 	now := time.Now()
+	// Once Shutdown has started, the node's users are handed over like a
+	// dead node's: their entries expire and another node reports them.
+	stopping := t.s.draining.Err() != nil
 	var join, leave, forget []string
 	t.mu.Lock()
 	for id, u := range t.users {
@@ -332,7 +336,7 @@ func (t *presenceTracker) step(renewing bool) {
 			}
 		case u.connected && (!u.recorded || renewing):
 			join = append(join, id)
-		case !u.connected && !now.Before(u.leaveAt):
+		case !u.connected && !now.Before(u.leaveAt) && !stopping:
 			if u.recorded {
 				leave = append(leave, id)
 			} else {
@@ -349,12 +353,14 @@ func (t *presenceTracker) step(renewing bool) {
 
 	var changes []Presence
 	if len(join) > 0 || renewing {
+		// The time before the call, so that the user's last seen time,
+		// which the call sets, is never earlier than their coming online.
+		at := time.Now().UTC()
 		came, err := t.pb.SetOnline(ctx, t.s.hub.node, join, t.ttl)
 		if err != nil {
 			t.s.log.Warn("chat: recording presence", "users", len(join), "err", err)
 		} else {
 			t.markRecorded(join)
-			at := time.Now().UTC()
 			for _, id := range came {
 				changes = append(changes, Presence{UserID: id, Online: true, LastSeenAt: &at})
 			}
@@ -367,10 +373,7 @@ func (t *presenceTracker) step(renewing bool) {
 			t.s.log.Warn("chat: recording presence", "users", len(leave), "err", err)
 		} else {
 			t.forgetLeft(leave)
-			at := time.Now().UTC()
-			for _, id := range went {
-				changes = append(changes, Presence{UserID: id, Online: false, LastSeenAt: &at})
-			}
+			changes = append(changes, went...)
 		}
 	}
 	if renewing {
@@ -534,10 +537,9 @@ type presenceMark struct {
 	at     time.Time
 }
 
-// deliverPresence passes d on unless the reader had it through another
-// shared chat, or a later change of the user already: per user, changes
-// go out in the order of their times, an offline before an online of the
-// same time.
+// deliverPresence passes d on if it changes what the reader was last told
+// of the user: not a copy that came through another shared chat, nor a
+// change older than the one they have.
 func (sub *Subscription) deliverPresence(d *delivery) {
 	if d.UserID == sub.user || d.Presence == nil || d.Presence.LastSeenAt == nil {
 		return
@@ -549,7 +551,7 @@ func (sub *Subscription) deliverPresence(d *delivery) {
 		return
 	}
 	if last, ok := sub.presenceSent[d.UserID]; ok {
-		if last.at.After(mark.at) || last.at.Equal(mark.at) && (last.online == mark.online || !last.online) {
+		if last.online == mark.online || mark.at.Before(last.at) {
 			return
 		}
 	}

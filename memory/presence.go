@@ -92,7 +92,7 @@ func (b *Broker) SetOnline(ctx context.Context, node string, users []string, ttl
 }
 
 // SetOffline implements chat.PresenceBroker.
-func (b *Broker) SetOffline(ctx context.Context, node string, users []string) ([]string, error) {
+func (b *Broker) SetOffline(ctx context.Context, node string, users []string) ([]chat.Presence, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -101,16 +101,17 @@ func (b *Broker) SetOffline(ctx context.Context, node string, users []string) ([
 	defer p.mu.Unlock()
 	p.init()
 	now := time.Now()
-	var went []string
+	var went []chat.Presence
 	for _, id := range users {
 		if lease := p.nodes[node]; lease != nil {
 			delete(lease.users, id)
 		}
-		if p.leave(id, node, now) {
-			went = append(went, id)
-		}
 		if u := p.users[id]; u != nil {
 			u.seen = now
+		}
+		if p.leave(id, node, now) {
+			seen := now.UTC()
+			went = append(went, chat.Presence{UserID: id, LastSeenAt: &seen})
 		}
 	}
 	return went, nil

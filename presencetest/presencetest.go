@@ -98,9 +98,17 @@ func online(t *testing.T, b chat.PresenceBroker, node string, ttl time.Duration,
 
 func offline(t *testing.T, b chat.PresenceBroker, node string, users ...string) []string {
 	t.Helper()
+	from := time.Now()
 	went, err := b.SetOffline(ctxFor(t), node, users)
 	require.NoError(t, err)
-	return sorted(went)
+	ids := make([]string, len(went))
+	for i, p := range went {
+		ids[i] = p.UserID
+		assert.False(t, p.Online)
+		nearNow(t, p.LastSeenAt, from, time.Now())
+		assert.Equal(t, p.LastSeenAt, read(t, b, p.UserID)[0].LastSeenAt, "the time reported is the time recorded")
+	}
+	return sorted(ids)
 }
 
 func read(t *testing.T, b chat.PresenceBroker, users ...string) []chat.Presence {

@@ -204,7 +204,7 @@ func (b *Broker) SetOnline(ctx context.Context, node string, users []string, ttl
 }
 
 // SetOffline implements chat.PresenceBroker.
-func (b *Broker) SetOffline(ctx context.Context, node string, users []string) ([]string, error) {
+func (b *Broker) SetOffline(ctx context.Context, node string, users []string) ([]chat.Presence, error) {
 	gone, err := b.leave(ctx, node, users, true)
 	if err != nil {
 		return nil, err
@@ -223,11 +223,7 @@ func (b *Broker) SetOffline(ctx context.Context, node string, users []string) ([
 		// costs the reaper a no-op.
 		return nil, unavailable(err)
 	}
-	went := make([]string, len(gone))
-	for i, p := range gone {
-		went[i] = p.UserID
-	}
-	return went, nil
+	return gone, nil
 }
 
 // leave removes node's entries of users and returns those left offline.
