@@ -261,6 +261,7 @@ func TestPresenceNotImplemented(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			svc := chattest.NewService(t, cfg)
 			srv := chattest.NewServer(t, svc)
+			validateAgainstOpenAPI(t, srv)
 			g := presenceGroup(t, svc, "alice", "bob")
 			r := srv.Do("alice", http.MethodGet, "/chats/"+g.ID+"/presence", nil)
 			assert.Equal(t, http.StatusNotImplemented, r.Status, "body: %s", r.Body)
@@ -278,6 +279,7 @@ func TestPresenceNotImplemented(t *testing.T) {
 func TestPresenceREST(t *testing.T) {
 	svc := chattest.NewService(t, chat.Config{Presence: chat.PresenceConfig{Grace: time.Millisecond, TTL: time.Hour}})
 	srv := chattest.NewServer(t, svc)
+	validateAgainstOpenAPI(t, srv)
 	g := presenceGroup(t, svc, "alice", "bob", "carol")
 	presenceSubscribed(t, svc, "bob")
 

@@ -58,7 +58,7 @@ export interface ErrorBody {
 }
 
 /** Switch on this; the message is for humans and may change. */
-export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "unavailable";
+export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "unavailable" | "not_implemented";
 
 /** Non-empty valid UTF-8 of at most 128 bytes (`Limits.MaxIDBytes`) without control characters. */
 export type ID = string;
@@ -100,6 +100,24 @@ export interface Message {
 export interface MessagePage {
   has_more: boolean;
   messages: Message[];
+}
+
+export interface Presence {
+  /**
+   * When the user was last known online: for an online user, the latest time a node confirmed it; for an
+   * offline one, when their last connection closed (or their node's last confirmation, if it died).
+   * `null` when never seen, or when the user hides their presence.
+   */
+  last_seen_at: Time | null;
+  /** Whether the user has a connection open, on any node. */
+  online: boolean;
+  user_id: ID;
+}
+
+export interface PresencePage {
+  /** Whether members after the last one exist. */
+  has_more: boolean;
+  presence: Presence[];
 }
 
 export interface ReadMarker {
@@ -245,6 +263,21 @@ export interface Operations {
       401: ErrorReply<"unauthenticated">;
       404: ErrorReply<"not_found">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Who of a chat's members is online */
+  listPresence: {
+    method: "GET";
+    path: "/chats/{chat_id}/presence";
+    query: { limit?: number; after?: string };
+    responses: {
+      200: PresencePage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };
