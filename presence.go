@@ -479,32 +479,47 @@ func (t *presenceTracker) read(ctx context.Context, users []string) ([]Presence,
 
 // fanOut tells the members of each changed user's chats, on every node:
 // one notification per chat, carrying the changes of every user of the
-// batch who is in it.
+// batch who is in it. Chats that get the same changes share one encoding.
 func (t *presenceTracker) fanOut(ctx context.Context, changes []Presence) {
 	h := t.s.hub
-	byChat := make(map[string][]Presence)
-	for _, p := range changes {
+	byChat := make(map[string][]int) // chat id -> indexes in changes
+	for i, p := range changes {
 		ids, err := t.s.store.ChatIDs(ctx, p.UserID)
 		if err != nil {
 			t.s.log.Warn("chat: reading chats to announce presence", "user_id", p.UserID, "err", err)
 			continue
 		}
 		for _, id := range ids {
-			byChat[id] = append(byChat[id], p)
+			byChat[id] = append(byChat[id], i)
 		}
 	}
-	for chatID, ps := range byChat {
-		h.dispatchPresence(chatID, ps)
-		if h.pub == nil {
-			continue
+	type batch struct {
+		ps      []Presence
+		payload []byte
+	}
+	batches := make(map[string]*batch) // by the indexes, as text
+	for chatID, idx := range byChat {
+		key := fmt.Sprint(idx)
+		b := batches[key]
+		if b == nil {
+			b = &batch{ps: make([]Presence, len(idx))}
+			for j, i := range idx {
+				b.ps[j] = changes[i]
+			}
+			if h.pub != nil {
+				var err error
+				if b.payload, err = json.Marshal(envelope{Node: h.node, Event: Event{Type: eventPresenceBatch}, Presence: b.ps}); err != nil {
+					t.s.log.Error("chat: encoding presence notification", "err", err)
+					return
+				}
+			}
+			batches[key] = b
 		}
-		topic := chatTopicPrefix + chatID
-		payload, err := json.Marshal(envelope{Node: h.node, Event: Event{Type: eventPresenceBatch}, Presence: ps})
-		if err != nil {
-			t.s.log.Error("chat: encoding presence notification", "err", err)
-			return
+		h.dispatchPresence(chatID, b.ps)
+		if h.pub != nil {
+			topic := chatTopicPrefix + chatID
+			h.pub.shard(topic).enqueue(publication{typ: eventPresenceBatch, topic: topic, payload: b.payload})
 		}
-		h.pub.shard(topic).enqueue(publication{typ: eventPresenceBatch, topic: topic, payload: payload})
 	}
 }
 
