@@ -269,6 +269,8 @@ func (sub *Subscription) leaveLocked(chatID string, seq int64) {
 	delete(sub.following, chatID)
 	delete(sub.holding, chatID)
 	delete(sub.liveOnly, chatID)
+	// Its resync leaves pending below; a later one must not find it.
+	delete(sub.resyncs, chatID)
 	sub.cut[chatID] = seq
 	sub.unfollows = append(sub.unfollows, chatID)
 	kept := sub.pending[:0]
