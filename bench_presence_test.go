@@ -43,7 +43,7 @@ func BenchmarkPresenceConnect(b *testing.B) {
 			ctx := context.Background()
 			broker := &countingBroker{Broker: memory.NewBroker()}
 			svc := chattest.NewService(b, chat.Config{Store: memory.NewStore(), Broker: broker,
-				Presence: chat.PresenceConfig{Disabled: !presence, Grace: time.Millisecond, TTL: time.Hour}})
+				Presence: chat.PresenceConfig{Enabled: presence, Grace: time.Millisecond, TTL: time.Hour}})
 			var watchers []*chat.Subscription
 			for i := range chats {
 				members := make([]string, size-1)

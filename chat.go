@@ -197,8 +197,8 @@ type Config struct {
 	// one user in one chat that a node fans out; typing signals in
 	// between are dropped. Default 2 s; negative disables the throttle.
 	TypingInterval time.Duration
-	// Presence configures who is online; see PresenceConfig. It needs a
-	// Broker that implements PresenceBroker.
+	// Presence configures who is online; see PresenceConfig. Off unless
+	// Presence.Enabled; it needs a Broker that implements PresenceBroker.
 	Presence PresenceConfig
 }
 
@@ -320,8 +320,9 @@ type Service struct {
 
 	connections atomic.Int64 // WebSocket handlers running, for Stats
 
-	presence        *presenceTracker // nil when presence is off
-	presenceCapable bool             // the Broker is a PresenceBroker
+	presence          *presenceTracker // nil when presence is off
+	presenceCapable   bool             // the Broker is a PresenceBroker
+	presenceRequested bool             // Config.Presence.Enabled
 }
 
 // New returns a Service. It starts the goroutines that deliver events to

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"time"
 
 	"github.com/embedchat/chat"
 	"github.com/embedchat/chat/memory"
@@ -16,7 +15,7 @@ import (
 func ExampleService_ChatPresence() {
 	ctx := context.Background()
 	svc, err := chat.New(chat.Config{Store: memory.NewStore(), Broker: memory.NewBroker(),
-		Presence: chat.PresenceConfig{Grace: 5 * time.Second}})
+		Presence: chat.PresenceConfig{Enabled: true}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -76,11 +76,12 @@ var ErrNotImplemented = errors.New("chat: not implemented")
 // PresenceConfig configures presence: who of the users that share a chat
 // with the caller is online. It needs a Broker that implements
 // PresenceBroker (memory.Broker and redisbroker.Broker do). The zero value
-// turns it on with the documented defaults.
+// leaves presence off: reads answer ErrNotImplemented (501) and no presence
+// events are sent, so that clients written before presence see no new
+// event and a host pays for it only when it asks.
 type PresenceConfig struct {
-	// Disabled turns presence off: reads answer ErrNotImplemented (501)
-	// and no presence events are sent.
-	Disabled bool
+	// Enabled turns presence on, with the defaults below for zero fields.
+	Enabled bool
 	// Hidden, when set, says whether userID hides their presence from
 	// everyone (a privacy setting of the host app). A hidden user reads as
 	// offline with no last_seen_at, and their connections are not
@@ -130,9 +131,9 @@ type PresencePage struct {
 // ChatPresence returns the presence of chatID's members, userID included,
 // paged as ListMembers pages them: q.After is the last user id of the
 // previous page. userID must be a member (ErrNotFound otherwise), so that
-// presence is only ever shown to users who share a chat. Without a
-// PresenceBroker, or with presence disabled, it fails with
-// ErrNotImplemented.
+// presence is only ever shown to users who share a chat. Unless presence
+// is on (PresenceConfig.Enabled, and a Broker that is a PresenceBroker), it
+// fails with ErrNotImplemented.
 func (s *Service) ChatPresence(ctx context.Context, userID, chatID string, q MemberQuery) (PresencePage, error) {
 	if s.presence == nil {
 		return PresencePage{}, s.presenceUnavailable()
@@ -160,8 +161,8 @@ func (s *Service) ChatPresence(ctx context.Context, userID, chatID string, q Mem
 
 // presenceUnavailable says why presence is off.
 func (s *Service) presenceUnavailable() error {
-	msg := "presence is turned off"
-	if !s.presenceCapable {
+	msg := "presence is not turned on"
+	if s.presenceRequested && !s.presenceCapable {
 		msg = "presence needs a Broker that implements chat.PresenceBroker"
 	}
 	return &requestError{kind: ErrNotImplemented, msg: msg}
@@ -204,8 +205,8 @@ type localPresence struct {
 
 func newPresenceTracker(s *Service, cfg PresenceConfig) *presenceTracker {
 	pb, ok := s.broker.(PresenceBroker)
-	s.presenceCapable = ok
-	if !ok || cfg.Disabled {
+	s.presenceCapable, s.presenceRequested = ok, cfg.Enabled
+	if !ok || !cfg.Enabled {
 		return nil
 	}
 	t := &presenceTracker{

@@ -89,7 +89,7 @@ func presenceGroup(t *testing.T, svc *chat.Service, creator string, members ...s
 
 func TestPresenceAcrossNodes(t *testing.T) {
 	store, broker := memory.NewStore(), memory.NewBroker()
-	pc := chat.PresenceConfig{Grace: time.Millisecond, TTL: time.Hour}
+	pc := chat.PresenceConfig{Enabled: true, Grace: time.Millisecond, TTL: time.Hour}
 	n1, n2 := presenceNode(t, store, broker, pc), presenceNode(t, store, broker, pc)
 	g := presenceGroup(t, n1, "alice", "bob", "carol")
 	// A second shared chat: the change still reaches bob once.
@@ -166,7 +166,7 @@ func TestPresenceReconnectElsewhereDoesNotFlicker(t *testing.T) {
 	store, shared := memory.NewStore(), memory.NewBroker()
 	old := &spyPresence{Broker: shared, hold: make(chan struct{}), entered: make(chan struct{}, 2)}
 	other := &spyPresence{Broker: shared, entered: make(chan struct{}, 2)}
-	pc := chat.PresenceConfig{Grace: time.Millisecond, TTL: time.Hour}
+	pc := chat.PresenceConfig{Enabled: true, Grace: time.Millisecond, TTL: time.Hour}
 	n1, n2 := presenceNode(t, store, old, pc), presenceNode(t, store, other, pc)
 	g := presenceGroup(t, n1, "alice", "bob")
 	bob := presenceSubscribed(t, n2, "bob")
@@ -198,7 +198,7 @@ func TestPresenceReconnectElsewhereDoesNotFlicker(t *testing.T) {
 func TestPresenceReconnectWithinGrace(t *testing.T) {
 	store, shared := memory.NewStore(), memory.NewBroker()
 	spy := &spyPresence{Broker: shared, entered: make(chan struct{}, 8)}
-	n := presenceNode(t, store, spy, chat.PresenceConfig{Grace: time.Hour, TTL: time.Hour})
+	n := presenceNode(t, store, spy, chat.PresenceConfig{Enabled: true, Grace: time.Hour, TTL: time.Hour})
 	presenceGroup(t, n, "alice", "bob")
 	bob := presenceSubscribed(t, n, "bob")
 	alice := presenceSubscribed(t, n, "alice")
@@ -215,7 +215,7 @@ func TestPresenceReconnectWithinGrace(t *testing.T) {
 // offline: another node expires it and tells the members.
 func TestPresenceNodeStopsRenewing(t *testing.T) {
 	store, broker := memory.NewStore(), memory.NewBroker()
-	pc := chat.PresenceConfig{Grace: time.Millisecond, TTL: 300 * time.Millisecond}
+	pc := chat.PresenceConfig{Enabled: true, Grace: time.Millisecond, TTL: 300 * time.Millisecond}
 	dying, err := chat.New(chat.Config{Store: store, Broker: broker, Presence: pc})
 	require.NoError(t, err)
 	n2 := presenceNode(t, store, broker, pc)
@@ -235,7 +235,7 @@ func TestPresenceNodeStopsRenewing(t *testing.T) {
 
 func TestPresenceHidden(t *testing.T) {
 	store, broker := memory.NewStore(), memory.NewBroker()
-	pc := chat.PresenceConfig{Grace: time.Millisecond, TTL: time.Hour,
+	pc := chat.PresenceConfig{Enabled: true, Grace: time.Millisecond, TTL: time.Hour,
 		Hidden: func(_ context.Context, user string) (bool, error) { return user == "alice", nil }}
 	n := presenceNode(t, store, broker, pc)
 	g := presenceGroup(t, n, "alice", "bob", "carol")
@@ -255,8 +255,8 @@ type brokerOnly struct{ chat.Broker }
 
 func TestPresenceNotImplemented(t *testing.T) {
 	for name, cfg := range map[string]chat.Config{
-		"broker without presence": {Broker: brokerOnly{memory.NewBroker()}},
-		"disabled":                {Presence: chat.PresenceConfig{Disabled: true}},
+		"broker without presence": {Broker: brokerOnly{memory.NewBroker()}, Presence: chat.PresenceConfig{Enabled: true}},
+		"not turned on":           {},
 	} {
 		t.Run(name, func(t *testing.T) {
 			svc := chattest.NewService(t, cfg)
@@ -277,7 +277,7 @@ func TestPresenceNotImplemented(t *testing.T) {
 }
 
 func TestPresenceREST(t *testing.T) {
-	svc := chattest.NewService(t, chat.Config{Presence: chat.PresenceConfig{Grace: time.Millisecond, TTL: time.Hour}})
+	svc := chattest.NewService(t, chat.Config{Presence: chat.PresenceConfig{Enabled: true, Grace: time.Millisecond, TTL: time.Hour}})
 	srv := chattest.NewServer(t, svc)
 	validateAgainstOpenAPI(t, srv)
 	g := presenceGroup(t, svc, "alice", "bob", "carol")

@@ -35,7 +35,7 @@ func presenceService(t testing.TB, store chat.Store, client redis.UniversalClien
 	b, err := redisbroker.New(client, redisbroker.Config{Prefix: prefix})
 	require.NoError(t, err)
 	svc, err := chat.New(chat.Config{Store: store, Broker: b,
-		Presence: chat.PresenceConfig{Grace: time.Millisecond, TTL: presenceTTL}})
+		Presence: chat.PresenceConfig{Enabled: true, Grace: time.Millisecond, TTL: presenceTTL}})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
