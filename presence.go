@@ -272,7 +272,7 @@ func (t *presenceTracker) kick() {
 // that died, so that its users reconnecting elsewhere see no flicker.
 func (t *presenceTracker) run() {
 	h := t.s.hub
-	renew := time.NewTicker(t.ttl / 3)
+	renew := time.NewTicker(max(t.ttl/3, time.Millisecond))
 	defer renew.Stop()
 	var grace *time.Timer
 	for {
@@ -370,8 +370,9 @@ func (t *presenceTracker) step(renewing bool) {
 	if len(leave) > 0 {
 		went, err := t.pb.SetOffline(ctx, t.s.hub.node, leave)
 		if err != nil {
-			// Retried at the next step; the entries expire meanwhile.
+			// Retried a little later; the entries expire meanwhile.
 			t.s.log.Warn("chat: recording presence", "users", len(leave), "err", err)
+			t.postpone(leave, now.Add(presenceRetryDelay))
 		} else {
 			t.forgetLeft(leave)
 			changes = append(changes, went...)
@@ -423,6 +424,22 @@ func (t *presenceTracker) isHidden(ctx context.Context, userID string) bool {
 		return true
 	}
 	return hidden
+}
+
+// presenceRetryDelay is how long the tracker waits before recording again
+// users whose SetOffline failed.
+const presenceRetryDelay = time.Second
+
+// postpone moves the end of the grace of the users still disconnected to
+// at.
+func (t *presenceTracker) postpone(ids []string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		if u := t.users[id]; u != nil && !u.connected {
+			u.leaveAt = at
+		}
+	}
 }
 
 func (t *presenceTracker) markRecorded(ids []string) {

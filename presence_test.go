@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,4 +302,30 @@ func TestPresenceREST(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, srv.Do("mallory", http.MethodGet, "/chats/"+g.ID+"/presence", nil).Status)
 	assert.Equal(t, http.StatusMethodNotAllowed, srv.Do("alice", http.MethodPost, "/chats/"+g.ID+"/presence", nil).Status)
 	assert.Equal(t, http.StatusBadRequest, srv.Do("alice", http.MethodGet, "/chats/"+g.ID+"/presence?limit=-1", nil).Status)
+}
+
+// failingOffline fails the first SetOffline, as a Redis that is briefly
+// unreachable does.
+type failingOffline struct {
+	*memory.Broker
+	failed atomic.Bool
+}
+
+func (f *failingOffline) SetOffline(ctx context.Context, node string, users []string) ([]chat.Presence, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return nil, chat.ErrUnavailable
+	}
+	return f.Broker.SetOffline(ctx, node, users)
+}
+
+func TestPresenceOfflineRetriedAfterAFailure(t *testing.T) {
+	b := &failingOffline{Broker: memory.NewBroker()}
+	n := presenceNode(t, memory.NewStore(), b, chat.PresenceConfig{Enabled: true, Grace: time.Millisecond, TTL: time.Hour})
+	presenceGroup(t, n, "alice", "bob")
+	bob := presenceSubscribed(t, n, "bob")
+	alice := presenceSubscribed(t, n, "alice")
+	requirePresenceEvent(t, presenceNext(t, bob), "alice", true)
+	require.NoError(t, alice.Close())
+	requirePresenceEvent(t, presenceNext(t, bob), "alice", false)
+	assert.True(t, b.failed.Load())
 }
