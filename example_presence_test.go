@@ -30,6 +30,10 @@ func ExampleService_ChatPresence() {
 		log.Fatal(err)
 	}
 	defer bob.Close()
+	// Events are changes after resumed; what was before, ChatPresence reads.
+	if ev, err := bob.Next(ctx); err != nil || ev.Type != chat.EventResumed {
+		log.Fatal(ev.Type, err)
+	}
 	alice, err := svc.Subscribe(ctx, "alice", nil)
 	if err != nil {
 		log.Fatal(err)
