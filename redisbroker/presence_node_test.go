@@ -107,7 +107,7 @@ func TestPresenceHelperNode(t *testing.T) {
 func TestPresenceNodeKilled(t *testing.T) {
 	srv := redistest.StartServer(t)
 	client := srv.Client()
-	pfx := prefix(t)
+	pfx := presencePrefix(t)
 	store := memory.NewStore()
 	node := presenceService(t, store, client, pfx)
 	g, _, err := node.CreateChat(t.Context(), "bob", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"alice"}})
@@ -159,7 +159,7 @@ func TestPresenceNodeKilled(t *testing.T) {
 func TestPresenceSurvivesRedisRestart(t *testing.T) {
 	srv := redistest.StartServer(t)
 	client := srv.Client()
-	node := presenceService(t, memory.NewStore(), client, prefix(t))
+	node := presenceService(t, memory.NewStore(), client, presencePrefix(t))
 	g, _, err := node.CreateChat(t.Context(), "bob", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"alice"}})
 	require.NoError(t, err)
 	presenceSubscribe(t, node, "bob")

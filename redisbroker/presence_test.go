@@ -1,6 +1,8 @@
 package redisbroker_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -15,15 +17,22 @@ import (
 func TestPresence(t *testing.T) {
 	client := sharedRedis(t)
 	presencetest.Run(t, func(t *testing.T) chat.PresenceBroker {
-		return newBroker(t, client, redisbroker.Config{Prefix: prefix(t)})
+		return newBroker(t, client, redisbroker.Config{Prefix: presencePrefix(t)})
 	})
 }
 
 func TestPresenceCluster(t *testing.T) {
 	client := sharedCluster(t).Client()
 	presencetest.Run(t, func(t *testing.T) chat.PresenceBroker {
-		return newBroker(t, client, redisbroker.Config{Prefix: prefix(t)})
+		return newBroker(t, client, redisbroker.Config{Prefix: presencePrefix(t)})
 	})
+}
+
+// presencePrefix is a key prefix of t's own run: presence keys outlive a
+// test (for up to an hour, the suite's long lease), so a test run again
+// with -count must not find the previous run's.
+func presencePrefix(t testing.TB) string {
+	return fmt.Sprintf("%s%08x:", prefix(t), rand.Uint32())
 }
 
 // A restarted Redis has lost its scripts and every entry: the next calls
