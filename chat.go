@@ -60,6 +60,13 @@ type Chat struct {
 	// Service.ListMembers pages them all. The Service fills it in; Stores
 	// leave it 0.
 	MemberCount int `json:"member_count"`
+	// Metadata is the group's JSON object (an avatar URL, a description),
+	// set with Service.UpdateChat; nil if none.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Settings are the viewer's own settings of the chat (muted, archived,
+	// pinned), when the Store keeps them and the viewer set any. The
+	// Service fills it in; Stores leave it nil.
+	Settings *MemberSettings `json:"settings,omitempty"`
 }
 
 // Member is one user's membership of a chat.
@@ -72,6 +79,9 @@ type Member struct {
 	// marked read. Initial members start at 0; members added later at the
 	// seq of their member.added event.
 	LastReadSeq int64 `json:"last_read_seq"`
+	// Role is the member's role in a group (see Role), when the Store
+	// keeps roles (RoleStore); empty otherwise and in direct chats.
+	Role Role `json:"role,omitempty"`
 }
 
 // Message is a chat message. Its JSON form is the message object of the wire
@@ -92,6 +102,9 @@ type Message struct {
 	// Deleted marks a tombstone: the message was deleted, its Text and
 	// Metadata are gone, and its seq stays taken.
 	Deleted bool `json:"deleted"`
+	// DeletedBy is who deleted the message when it was not its sender: an
+	// owner or admin of the group (see RoleStore). Empty otherwise.
+	DeletedBy string `json:"deleted_by,omitempty"`
 }
 
 // EventType names an event delivered to subscribers.
@@ -143,6 +156,15 @@ type Event struct {
 	ReadSeq int64     `json:"read_seq,omitempty"`
 	// Presence is set on EventPresence.
 	Presence *Presence `json:"presence,omitempty"`
+	// ActorID is who made a role, ban or chat change (see roles.go).
+	ActorID string `json:"actor_id,omitempty"`
+	// Role is UserID's new role, in member.role events.
+	Role Role `json:"role,omitempty"`
+	// Info is the chat's title and metadata after a chat.updated event.
+	Info *ChatInfo `json:"info,omitempty"`
+	// Settings are UserID's settings of the chat after a member.settings
+	// event, which only UserID receives.
+	Settings *MemberSettings `json:"settings,omitempty"`
 }
 
 // Config configures a Service. The zero value of every field except Store
@@ -200,6 +222,15 @@ type Config struct {
 	// Presence configures who is online; see PresenceConfig. Off unless
 	// Presence.Enabled; it needs a Broker that implements PresenceBroker.
 	Presence PresenceConfig
+	// ResumeConcurrency bounds the Store calls that resuming
+	// subscriptions of the node make at once, replays included. Resumes
+	// that wait together share calls: their reads of chat ids become one
+	// call, and so do their reads of chat positions, so that clients all
+	// reconnecting after a restart queue in the node instead of opening a
+	// database session each. Keep it well below the Store's connection
+	// pool, which serves the sends too. Default 4
+	// (DefaultResumeConcurrency).
+	ResumeConcurrency int
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -306,7 +337,9 @@ type Service struct {
 	drainDelay       time.Duration
 	publishQueueSize int
 	typingInterval   time.Duration
+	resumeSlots      int // Config.ResumeConcurrency
 	flow             flowCounts
+	groups           groupSet // chats known to be groups, for checkDirectBlock
 
 	mu       sync.Mutex
 	closed   bool
@@ -331,8 +364,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("chat: Config.Store is required")
 	}
-	if cfg.ReplayLimit < 0 || cfg.QueueSize < 0 || cfg.PublishQueueSize < 0 {
-		return nil, errors.New("chat: Config.ReplayLimit, Config.QueueSize and Config.PublishQueueSize must not be negative")
+	if cfg.ReplayLimit < 0 || cfg.QueueSize < 0 || cfg.PublishQueueSize < 0 || cfg.ResumeConcurrency < 0 {
+		return nil, errors.New("chat: Config.ReplayLimit, Config.QueueSize, Config.PublishQueueSize and Config.ResumeConcurrency must not be negative")
 	}
 	s := &Service{
 		store:            cfg.Store,
@@ -349,6 +382,7 @@ func New(cfg Config) (*Service, error) {
 		tracer:           cfg.Tracer,
 		publishQueueSize: cfg.PublishQueueSize,
 		typingInterval:   cfg.TypingInterval,
+		resumeSlots:      cfg.ResumeConcurrency,
 	}
 	if s.observer != nil || s.tracer != nil {
 		s.store = &observedStore{s: s, store: cfg.Store}
@@ -374,6 +408,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.typingInterval == 0 {
 		s.typingInterval = DefaultTypingInterval
+	}
+	if s.resumeSlots == 0 {
+		s.resumeSlots = DefaultResumeConcurrency
 	}
 	h, err := newHub(s)
 	if err != nil {
@@ -424,7 +461,7 @@ func (s *Service) Drain(ctx context.Context) error {
 // Shutdown stops the Service. It drains first, as Drain does, unless that
 // was done already; then it closes every subscription (WebSocket
 // connections are closed with 1001 going away), stops the Service's
-// goroutines and waits for them and for the WebSocket handlers to return,
+// goroutines and waits for them and for the WebSocket connections to end,
 // or for ctx to end. The AfterSend calls still queued are made first,
 // within ctx (see Hooks.AfterSend). Calls made after the drain fail with
 // ErrClosed. Shutdown does not close the Store or the Broker: they belong
@@ -540,14 +577,14 @@ func (s *Service) CreateChat(ctx context.Context, userID string, req CreateChatR
 		if other == userID {
 			return Chat{}, false, invalidf("a direct chat is with another user")
 		}
+		if err := s.checkPairBlock(ctx, userID, other); err != nil {
+			return Chat{}, false, err
+		}
 		c.Members = []Member{{UserID: userID}, {UserID: other}}
 		key = directChatKey(userID, other)
 	case KindGroup:
-		if !utf8.ValidString(req.Title) || strings.ContainsRune(req.Title, 0) {
-			return Chat{}, false, invalidf("title is not valid UTF-8 text")
-		}
-		if n := utf8.RuneCountInString(req.Title); n > s.limits.MaxTitleRunes {
-			return Chat{}, false, invalidf("title has %d characters, more than %d", n, s.limits.MaxTitleRunes)
+		if err := s.checkTitle(req.Title); err != nil {
+			return Chat{}, false, err
 		}
 		c.Title = req.Title
 		seen := map[string]bool{userID: true}
@@ -675,6 +712,9 @@ func (s *Service) decorate(ctx context.Context, userID string, chats []Chat) err
 	if err := s.withUnreadCounts(ctx, userID, chats); err != nil {
 		return err
 	}
+	if err := s.withSettings(ctx, userID, chats); err != nil {
+		return err
+	}
 	return s.withDisplayNames(ctx, chats)
 }
 
@@ -781,6 +821,9 @@ func (s *Service) decorateStored(ctx context.Context, userID string, c Chat, op 
 	if err := s.withDisplayNames(ctx, chats); err != nil {
 		s.logDegraded(op, c.ID, err)
 	}
+	if err := s.withSettings(ctx, userID, chats); err != nil {
+		s.logDegraded(op, c.ID, err)
+	}
 	return chats[0]
 }
 
@@ -807,6 +850,9 @@ type ChatListQuery struct {
 	Limit int
 	// Cursor is the NextCursor of the previous page, or "" for the first.
 	Cursor string
+	// Archived filters by the caller's archived chats: all (the zero
+	// value), ArchivedExclude or ArchivedOnly.
+	Archived ArchivedFilter
 }
 
 // ChatPage is a page of chats, most recent activity first.
@@ -830,7 +876,17 @@ func (s *Service) ListChats(ctx context.Context, userID string, q ChatListQuery)
 	if err != nil {
 		return ChatPage{}, err
 	}
-	sq := ChatQuery{Limit: limit + 1}
+	sq := ChatQuery{Limit: limit + 1, Archived: q.Archived}
+	switch q.Archived {
+	case ArchivedInclude, ArchivedExclude:
+	case ArchivedOnly:
+		if _, ok := s.backend.(SettingsStore); !ok {
+			// Without settings no chat is archived.
+			return ChatPage{Chats: []Chat{}}, nil
+		}
+	default:
+		return ChatPage{}, invalidf(`archived must be "include", "exclude" or "only"`)
+	}
 	if q.Cursor != "" {
 		pos, err := decodeChatCursor(q.Cursor)
 		if err != nil {
@@ -843,16 +899,20 @@ func (s *Service) ListChats(ctx context.Context, userID string, q ChatListQuery)
 		return ChatPage{}, fmt.Errorf("chat: list chats: %w", err)
 	}
 	page := ChatPage{Chats: chats}
-	if len(chats) > limit {
+	more := len(chats) > limit
+	if more {
 		page.Chats = chats[:limit]
-		last := page.Chats[limit-1]
-		page.NextCursor = encodeChatCursor(ChatPosition{LastActivityAt: last.LastActivityAt, ChatID: last.ID})
 	}
 	if page.Chats == nil {
 		page.Chats = []Chat{}
 	}
 	if err := s.decorate(ctx, userID, page.Chats); err != nil {
 		return ChatPage{}, err
+	}
+	if more {
+		// After decorate, which fills in whether the last chat is pinned.
+		last := page.Chats[limit-1]
+		page.NextCursor = encodeChatCursor(ChatPosition{LastActivityAt: last.LastActivityAt, ChatID: last.ID, Pinned: last.Settings != nil && last.Settings.Pinned})
 	}
 	return page, nil
 }
@@ -873,6 +933,9 @@ func pageLimit(n int) (int, error) {
 // time in Unix microseconds and its id, opaque to clients.
 func encodeChatCursor(p ChatPosition) string {
 	raw := strconv.FormatInt(p.LastActivityAt.UnixMicro(), 10) + ":" + p.ChatID
+	if p.Pinned {
+		raw = "p" + raw
+	}
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -881,7 +944,8 @@ func decodeChatCursor(cursor string) (ChatPosition, error) {
 	if err != nil {
 		return ChatPosition{}, invalidf("cursor is not valid")
 	}
-	micros, id, ok := strings.Cut(string(raw), ":")
+	pinnedRaw, pinned := strings.CutPrefix(string(raw), "p")
+	micros, id, ok := strings.Cut(pinnedRaw, ":")
 	us, err := strconv.ParseInt(micros, 10, 64)
 	if !ok || err != nil || id == "" || us < minCursorMicros || us > maxCursorMicros {
 		return ChatPosition{}, invalidf("cursor is not valid")
@@ -891,7 +955,7 @@ func decodeChatCursor(cursor string) (ChatPosition, error) {
 	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
 		return ChatPosition{}, invalidf("cursor is not valid")
 	}
-	return ChatPosition{LastActivityAt: time.UnixMicro(us).UTC(), ChatID: id}, nil
+	return ChatPosition{LastActivityAt: time.UnixMicro(us).UTC(), ChatID: id, Pinned: pinned}, nil
 }
 
 // The times a cursor may hold: years 1 to 9999, which every activity time
@@ -936,6 +1000,9 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 		if err := s.checkMember(ctx, userID, chatID); err != nil {
 			return Message{}, false, err
 		}
+	}
+	if err := s.checkDirectBlock(ctx, userID, chatID); err != nil {
+		return Message{}, false, err
 	}
 	if err := s.sendLimit.allow(userID); err != nil {
 		return Message{}, false, err

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -48,7 +49,9 @@ func (s *Service) EditMessage(ctx context.Context, userID, chatID string, seq in
 	return s.editMessage(ctx, MessageEdit{ChatID: chatID, Seq: seq, UserID: userID, Text: text, At: s.timestamp()})
 }
 
-// DeleteMessage turns message seq of chatID, which userID sent, into a
+// DeleteMessage turns message seq of chatID, which userID sent (or any
+// message, when userID is an owner or admin of a group whose Store is a
+// RoleStore: the tombstone's DeletedBy names them), into a
 // tombstone and delivers a message.deleted event with the chat's next seq.
 // Deleting a deleted message returns its tombstone and delivers nothing.
 // Like an edit, a delete counts against RateLimit.Sends.
@@ -63,7 +66,9 @@ func (s *Service) DeleteMessage(ctx context.Context, userID, chatID string, seq 
 		return Message{}, fmt.Errorf("chat: delete message: %w", ErrNotFound)
 	}
 	if _, err := s.ownMessage(ctx, userID, chatID, seq); err != nil {
-		return Message{}, err
+		if !errors.Is(err, ErrForbidden) || !s.moderates(ctx, userID, chatID) {
+			return Message{}, err
+		}
 	}
 	if err := s.sendLimit.allow(userID); err != nil {
 		return Message{}, err
@@ -108,4 +113,14 @@ func (s *Service) editMessage(ctx context.Context, e MessageEdit) (Message, erro
 		s.hub.publishEvent(ctx, ev)
 	}
 	return *ev.Message, nil
+}
+
+// moderates reports whether userID is an owner or admin of chatID, by a
+// RoleStore's roles; the Store checks again when it writes.
+func (s *Service) moderates(ctx context.Context, userID, chatID string) bool {
+	if _, ok := s.backend.(RoleStore); !ok {
+		return false
+	}
+	m, err := s.store.GetMember(ctx, chatID, userID)
+	return err == nil && m.Role.Moderates()
 }

@@ -32,6 +32,9 @@ var (
 	// ErrSlowConsumer means a subscription was closed because its reader
 	// fell further behind than its queue allows.
 	ErrSlowConsumer = errors.New("chat: slow consumer")
+	// ErrNotImplemented means the configured Store or Broker lacks the
+	// optional ability a call needs, such as MessageSearcher for search.
+	ErrNotImplemented = errors.New("chat: not implemented")
 )
 
 // requestError carries a message meant for the client next to the sentinel
@@ -61,4 +64,12 @@ func clientMessage(err error) string {
 		return re.msg
 	}
 	return ""
+}
+
+func forbiddenf(format string, args ...any) error {
+	return &requestError{kind: ErrForbidden, msg: fmt.Sprintf(format, args...)}
+}
+
+func conflictf(format string, args ...any) error {
+	return &requestError{kind: ErrConflict, msg: fmt.Sprintf(format, args...)}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/embedchat/chat"
@@ -110,57 +109,6 @@ func ExampleHooks_authorize() {
 	// Output:
 	// alice with bob: <nil>
 	// alice with mallory: chat: forbidden: you can only chat with friends
-}
-
-// A removal is not a ban: any member of a group may add a removed user
-// back. A host that wants bans keeps them itself, next to its other rules
-// about who may talk to whom, and refuses the additions in the Authorize
-// hook. Record the ban before removing, so that no re-addition slips in
-// between.
-func ExampleHooks_bans() {
-	ctx := context.Background()
-	type membership struct{ chatID, userID string }
-	var mu sync.Mutex
-	banned := map[membership]bool{}
-	svc, err := chat.New(chat.Config{
-		Store: memory.NewStore(),
-		Hooks: chat.Hooks{
-			Authorize: func(ctx context.Context, a chat.Action) error {
-				if a.Kind != chat.ActionAddMember {
-					return nil
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if banned[membership{a.ChatID, a.Members[0]}] {
-					return chat.Deny(a.Members[0] + " is banned from this chat")
-				}
-				return nil
-			},
-		},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer svc.Shutdown(ctx)
-	// ban is what the host's own "ban" route would call, after checking
-	// that by may ban (here: only the creator may remove others anyway).
-	ban := func(by, chatID, userID string) error {
-		mu.Lock()
-		banned[membership{chatID, userID}] = true
-		mu.Unlock()
-		return svc.RemoveMember(ctx, by, chatID, userID)
-	}
-
-	g, _, _ := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob", "carol"}})
-	fmt.Println("alice bans bob:", ban("alice", g.ID, "bob"))
-	_, _, err = svc.AddMember(ctx, "carol", g.ID, "bob")
-	fmt.Println("carol adds bob back:", err)
-	_, added, err := svc.AddMember(ctx, "carol", g.ID, "dave")
-	fmt.Println("carol adds dave:", added, err)
-	// Output:
-	// alice bans bob: <nil>
-	// carol adds bob back: chat: forbidden: bob is banned from this chat
-	// carol adds dave: true <nil>
 }
 
 // users is a host app's user table, as a UserDirectory.

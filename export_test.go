@@ -21,4 +21,9 @@ func WaitPublished(s *Service) {
 }
 
 // QueueLen returns how many events wait in sub's queue of stored events.
-func QueueLen(sub *Subscription) int { return len(sub.out) }
+func QueueLen(sub *Subscription) int { return sub.queued() }
+
+// ResumeReadsUnderWay returns how many reads of resuming subscriptions
+// (and of new streams' positions) wait for a batch, a slot or the Store,
+// so that a test knows when every resume has reached the Store.
+func ResumeReadsUnderWay(svc *Service) int { return int(svc.hub.reads.waiting.Load()) }

@@ -38,7 +38,8 @@ type Hooks struct {
 	// is dropped and logged at error level. Shutdown waits for the queue
 	// to drain; its ctx ends when the ctx given to Shutdown does, and the
 	// calls still queued then are not made but logged at error level,
-	// one line per message.
+	// one line per message. MutedMembers(ctx) names the members who muted
+	// the chat (see MemberSettings), whose push notifications to skip.
 	AfterSend func(ctx context.Context, m Message)
 
 	// AfterSendWorkers is how many AfterSend calls may run at once.
@@ -52,9 +53,10 @@ type Hooks struct {
 	// are stored. Returning Deny(reason) answers 403 with that reason; any
 	// other error fails closed as an internal error.
 	//
-	// It is where a host enforces bans: removing a member is not a ban,
-	// and any member of a group may add a removed user back. Keep the bans
-	// in the host app and deny ActionAddMember for them (see
+	// With a Store that keeps roles (RoleStore), owners and admins ban
+	// users from a group (Service.BanMember) and the Service refuses to
+	// add them back. Without one, removing a member is not a ban: a host
+	// keeps its bans itself and denies ActionAddMember for them here (see
 	// ExampleHooks_bans).
 	Authorize func(ctx context.Context, a Action) error
 
@@ -254,7 +256,7 @@ func (a *afterSend) call(m Message) {
 			a.s.log.Error("chat: AfterSend hook panicked", "chat_id", m.ChatID, "seq", m.Seq, "panic", r)
 		}
 	}()
-	a.hook(a.ctx, m)
+	a.hook(a.s.afterSendContext(a.ctx, m), m)
 }
 
 func (a *afterSend) notMade(m Message) {

@@ -139,6 +139,14 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.svc.limits.MaxBodyBytes)
 
 	switch {
+	case segs[0] == "search":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.search(w, r, user)
+	case segs[0] == "blocks":
+		h.serveBlocks(w, r, user, segs)
 	case len(segs) == 1:
 		switch r.Method {
 		case http.MethodPost:
@@ -149,11 +157,14 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
 	case len(segs) == 2:
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, h.svc.log, "GET")
-			return
+		switch r.Method {
+		case http.MethodGet:
+			h.getChat(w, r, user, segs[1])
+		case http.MethodPatch:
+			h.updateChat(w, r, user, segs[1])
+		default:
+			methodNotAllowed(w, h.svc.log, "GET, PATCH")
 		}
-		h.getChat(w, r, user, segs[1])
 	case len(segs) == 3 && segs[2] == "messages":
 		switch r.Method {
 		case http.MethodPost:
@@ -194,11 +205,22 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.chatPresence(w, r, user, segs[1])
 	case len(segs) == 4 && segs[2] == "members":
-		if r.Method != http.MethodDelete {
-			methodNotAllowed(w, h.svc.log, "DELETE")
+		switch r.Method {
+		case http.MethodDelete:
+			h.removeMember(w, r, user, segs[1], segs[3])
+		case http.MethodPatch:
+			h.setRole(w, r, user, segs[1], segs[3])
+		default:
+			methodNotAllowed(w, h.svc.log, "PATCH, DELETE")
+		}
+	case len(segs) >= 3 && segs[2] == "bans":
+		h.serveBans(w, r, user, segs)
+	case len(segs) == 3 && segs[2] == "settings":
+		if r.Method != http.MethodPatch {
+			methodNotAllowed(w, h.svc.log, "PATCH")
 			return
 		}
-		h.removeMember(w, r, user, segs[1], segs[3])
+		h.updateSettings(w, r, user, segs[1])
 	default:
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
 	}
@@ -217,7 +239,10 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	}
 	p = strings.Trim(p, "/")
 	raw := strings.Split(p, "/")
-	if len(raw) == 0 || raw[0] != "chats" || len(raw) > 4 {
+	if len(raw) == 1 && raw[0] == "search" {
+		return raw, true
+	}
+	if len(raw) == 0 || raw[0] != "chats" && raw[0] != "blocks" || len(raw) > 4 || raw[0] == "blocks" && len(raw) > 2 {
 		return nil, false
 	}
 	segs := make([]string, len(raw))
@@ -231,8 +256,8 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	// Below a chat, only the documented resources exist: anything else
 	// is 404 before authentication, as for paths outside /chats.
 	switch {
-	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "presence",
-		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members":
+	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "settings" && segs[2] != "presence",
+		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "bans":
 		return nil, false
 	}
 	return segs, true
@@ -290,7 +315,11 @@ func (h *restHandler) listChats(w http.ResponseWriter, r *http.Request, user str
 		writeServiceError(w, h.svc.log, err)
 		return
 	}
-	page, err := h.svc.ListChats(r.Context(), user, ChatListQuery{Limit: limit, Cursor: q.Get("cursor")})
+	archived := ArchivedFilter(q.Get("archived"))
+	if archived == "include" {
+		archived = ArchivedInclude
+	}
+	page, err := h.svc.ListChats(r.Context(), user, ChatListQuery{Limit: limit, Cursor: q.Get("cursor"), Archived: archived})
 	if err != nil {
 		writeServiceError(w, h.svc.log, err)
 		return

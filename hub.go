@@ -101,6 +101,19 @@ type hub struct {
 	activeTopics atomic.Int64 // len(active), for Stats
 
 	chats chatCache // chats announced to this node's subscriptions
+
+	reads *resumeReads // the Store reads of resumes and new streams
+
+	// baselineFailure is closed when a read of new streams' positions
+	// fails, so that subscriptions waiting for those streams give up
+	// rather than wait for the Store to come back; then replaced.
+	baselineFailure *readFailure
+}
+
+// readFailure tells the waiters of a Store read that it failed, and why.
+type readFailure struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 func newHub(s *Service) (*hub, error) {
@@ -114,8 +127,11 @@ func newHub(s *Service) (*hub, error) {
 		kick:    make(chan struct{}, 1),
 		active:  make(map[string]bool),
 		typing:  typingThrottle{interval: s.typingInterval},
+
+		baselineFailure: &readFailure{done: make(chan struct{})},
 	}
 	h.chats.h = h
+	h.reads = newResumeReads(h, s.resumeSlots)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if s.broker != nil {
 		sub, err := s.broker.NewSubscriber(brokerHandler{h})
@@ -533,17 +549,36 @@ func (h *hub) reconcileOnce() bool {
 	if len(fresh) == 0 {
 		return true
 	}
-	ctx, cancel := h.ioContext()
-	last, err := h.svc.store.LastSeqs(ctx, ids)
-	cancel()
+	last, err := h.reads.lastSeqs.read(h.ctx, ids)
 	if err != nil {
 		h.svc.log.Warn("chat: reading chat positions", "chats", len(ids), "err", err)
+		h.failBaseline(err)
 		return false
 	}
 	for _, st := range fresh {
 		st.start(last[st.chatID])
 	}
 	return true
+}
+
+// failBaseline tells the subscriptions waiting for new streams that their
+// positions could not be read: the reconciler keeps retrying for the
+// streams, but a client is better told to come back than left waiting.
+func (h *hub) failBaseline(err error) {
+	h.mu.Lock()
+	f := h.baselineFailure
+	h.baselineFailure = &readFailure{done: make(chan struct{})}
+	h.mu.Unlock()
+	f.err = err
+	close(f.done)
+}
+
+// nextBaselineFailure returns what tells of the next failed read of new
+// streams' positions.
+func (h *hub) nextBaselineFailure() *readFailure {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.baselineFailure
 }
 
 func (h *hub) wantedLocked(topic string) bool {

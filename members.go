@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -62,6 +63,10 @@ func (s *Service) AddMember(ctx context.Context, userID, chatID, newMember strin
 	ev, added, err := s.store.AddMember(wctx, change)
 	if err != nil {
 		s.writeFailed(chatID, err)
+		if errors.Is(err, ErrForbidden) {
+			// Only a RoleStore refuses an addition, for a ban.
+			return Chat{}, false, forbiddenf("%s is banned from this chat", newMember)
+		}
 		return Chat{}, false, fmt.Errorf("chat: add member: %w", err)
 	}
 	if added {
@@ -87,7 +92,11 @@ func withAddedMember(c Chat, change MemberChange, ev Event, added bool) Chat {
 	if !added {
 		return c
 	}
-	c.Members = append(slices.Clone(c.Members), Member{UserID: change.UserID, LastReadSeq: ev.Seq})
+	m := Member{UserID: change.UserID, LastReadSeq: ev.Seq}
+	if len(c.Members) > 0 && c.Members[0].Role != "" {
+		m.Role = RoleMember // the Store keeps roles
+	}
+	c.Members = append(slices.Clone(c.Members), m)
 	slices.SortFunc(c.Members, func(a, b Member) int { return strings.Compare(a.UserID, b.UserID) })
 	c.LastSeq = ev.Seq
 	c.LastActivityAt = change.At
@@ -95,7 +104,9 @@ func withAddedMember(c Chat, change MemberChange, ev Event, added bool) Chat {
 }
 
 // RemoveMember removes member from group chatID on behalf of userID:
-// anyone may remove themselves, the chat's creator may remove anyone. The
+// anyone may remove themselves; without a RoleStore the chat's creator may
+// remove anyone, with one an owner or admin may remove whom they outrank,
+// and the last owner leaving passes ownership on (see Role). The
 // members, the removed one included, get a member.removed event with the
 // chat's next seq; it is the last event of the chat the removed member's
 // subscriptions receive, on every node.
@@ -125,8 +136,20 @@ func (s *Service) RemoveMember(ctx context.Context, userID, chatID, member strin
 		return err
 	}
 	wctx, cancel := s.writeContext(ctx)
-	ev, err := s.store.RemoveMember(wctx, MemberChange{ChatID: chatID, ActorID: userID, UserID: member, At: s.timestamp()})
-	cancel()
+	defer cancel()
+	change := MemberChange{ChatID: chatID, ActorID: userID, UserID: member, At: s.timestamp()}
+	if rs, ok := s.backend.(RoleStore); ok {
+		evs, err := rs.RemoveMemberAs(wctx, change)
+		if err != nil {
+			s.writeFailed(chatID, err)
+			return roleError("remove member", err)
+		}
+		for _, ev := range evs {
+			s.hub.publishEvent(ctx, ev)
+		}
+		return nil
+	}
+	ev, err := s.store.RemoveMember(wctx, change)
 	if err != nil {
 		s.writeFailed(chatID, err)
 		return fmt.Errorf("chat: remove member: %w", err)

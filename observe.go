@@ -197,6 +197,15 @@ func (h *restHandler) routeName(r *http.Request) string {
 	if !ok {
 		return "unmatched"
 	}
+	if segs[0] == "search" {
+		return "/search"
+	}
+	if segs[0] == "blocks" {
+		if len(segs) == 2 {
+			return "/blocks/{user_id}"
+		}
+		return "/blocks"
+	}
 	switch len(segs) {
 	case 1:
 		return "/chats"
@@ -204,15 +213,15 @@ func (h *restHandler) routeName(r *http.Request) string {
 		return "/chats/{chat_id}"
 	case 3:
 		switch segs[2] {
-		case "messages", "read", "members":
+		case "messages", "read", "members", "bans", "settings":
 			return "/chats/{chat_id}/" + segs[2]
 		}
 	case 4:
 		switch segs[2] {
 		case "messages":
 			return "/chats/{chat_id}/messages/{seq}"
-		case "members":
-			return "/chats/{chat_id}/members/{user_id}"
+		case "members", "bans":
+			return "/chats/{chat_id}/" + segs[2] + "/{user_id}"
 		}
 	}
 	return "unmatched"

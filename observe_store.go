@@ -116,3 +116,10 @@ func (o *observedStore) countChats(ctx context.Context, cc ChatCounter, userIDs 
 	defer func() { done(err) }()
 	return cc.CountChats(ctx, userIDs)
 }
+
+// chatIDsOf is ChatIDsOf of the optional ChatIDsBatcher, observed.
+func (o *observedStore) chatIDsOf(ctx context.Context, b ChatIDsBatcher, userIDs []string) (_ map[string][]string, err error) {
+	ctx, done := o.begin(ctx, "ChatIDsOf")
+	defer func() { done(err) }()
+	return b.ChatIDsOf(ctx, userIDs)
+}

@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -68,10 +67,6 @@ type PresenceBroker interface {
 	// none is known.
 	Presence(ctx context.Context, users []string) ([]Presence, error)
 }
-
-// ErrNotImplemented means the Service cannot do what was asked with the
-// backends it was configured with, or the host turned the feature off.
-var ErrNotImplemented = errors.New("chat: not implemented")
 
 // PresenceConfig configures presence: who of the users that share a chat
 // with the caller is online. It needs a Broker that implements

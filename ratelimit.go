@@ -55,7 +55,9 @@ type RateLimit struct {
 	// ChatCreates limits CreateChat (POST /chats) per user.
 	ChatCreates Rate
 	// MemberChanges limits AddMember and RemoveMember (POST and DELETE
-	// /chats/{id}/members) per acting user, leaving a chat included.
+	// /chats/{id}/members) per acting user, leaving a chat included, and
+	// likewise SetRole, BanMember, UnbanMember, UpdateChat and
+	// UpdateSettings.
 	MemberChanges Rate
 }
 

@@ -58,7 +58,7 @@ func (h *hub) stats() Stats {
 	}
 	h.mu.Unlock()
 	for _, sub := range subs {
-		n := len(sub.out)
+		n := sub.queued()
 		st.QueuedEvents += n
 		st.MaxQueuedEvents = max(st.MaxQueuedEvents, n)
 	}

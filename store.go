@@ -195,6 +195,9 @@ type ChatQuery struct {
 	// page: only chats ordered after it (older activity, or equal activity
 	// and a smaller id) are returned.
 	After *ChatPosition
+	// Archived filters the chats by the user's MemberSettings.Archived;
+	// only a SettingsStore keeps any.
+	Archived ArchivedFilter
 }
 
 // ChatPosition is a place in a user's chat list, which is ordered by
@@ -202,6 +205,9 @@ type ChatQuery struct {
 type ChatPosition struct {
 	LastActivityAt time.Time
 	ChatID         string
+	// Pinned is set when the chat is one the user pinned, which a
+	// SettingsStore lists first.
+	Pinned bool
 }
 
 // MessageQuery selects a window of a chat's messages. Whatever the
@@ -219,4 +225,18 @@ type MessageQuery struct {
 	// Before is the exclusive upper bound when Forward is not set; zero
 	// means no bound.
 	Before int64
+}
+
+// ChatIDsBatcher is an optional ability of a Store: listing the chats of
+// many users in one call. When a node's connections resume at once, after
+// a restart, the Service reads their chats with it in a few calls instead
+// of one per connection; without it, it calls ChatIDs once per user.
+// storetest checks it when the Store has it.
+type ChatIDsBatcher interface {
+	// ChatIDsOf returns, for each user of userIDs, the ids of every chat
+	// they are a member of, in any order, as ChatIDs does for one user.
+	// Users in no chat may be left out of the map. It is called with up
+	// to a thousand users at once, so it must cost about one indexed read,
+	// not one per user.
+	ChatIDsOf(ctx context.Context, userIDs []string) (map[string][]string, error)
 }

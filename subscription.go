@@ -22,17 +22,33 @@ type Subscription struct {
 	svc       *Service
 	user      string
 	positions map[string]int64
-	out       chan *delivery
 	done      chan struct{}
-	wake      chan struct{} // a control event or reconcile request waits
-	// ephemeralReady signals that ephemeral holds an event.
-	ephemeralReady chan struct{}
-	// replaySlots holds a token per replayed event in out: replays may
-	// use replayAllowance places of out, live events the other QueueSize.
-	replaySlots chan struct{}
+	// ready, made by the first Next that waits, signals that the queue or
+	// the ephemeral lane holds an event.
+	ready chan struct{}
+	// notify, when set, is called under mu whenever an event is queued
+	// for the reader and when the subscription ends: the WebSocket
+	// connection starts its writer from it instead of keeping a
+	// goroutine waiting.
+	notify func()
 
-	mu        sync.Mutex
-	err       error
+	mu  sync.Mutex
+	err error
+	// queue holds the reader's events in order, at most queueCap of
+	// them. It grows as events arrive and is let go once empty, so that
+	// an idle subscription holds no buffer.
+	queue []*delivery
+	// replayed counts the replayed events in queue: replays may use
+	// replayAllowance places of it, live events the other QueueSize.
+	replayed int
+	// room, made by the first send that waited, signals that the reader
+	// took an event from a full queue.
+	room chan struct{}
+	// running is set while the subscription's goroutine runs (the
+	// resume, then control events, chats left, reconciles and the end);
+	// signalLocked starts one when work arrives, so that an idle
+	// subscription holds no goroutine.
+	running   bool
 	holdAll   bool            // everything waits in pending (until resumed)
 	holding   map[string]bool // chats whose replay is under way
 	pending   []*delivery
@@ -79,6 +95,12 @@ const ephemeralQueueSize = 64
 // listed get live events only. Chats the user is not in are skipped without
 // error.
 func (s *Service) Subscribe(ctx context.Context, userID string, positions map[string]int64) (*Subscription, error) {
+	return s.subscribe(ctx, userID, positions, nil)
+}
+
+// subscribe is Subscribe with a notify function for the subscription (see
+// Subscription.notify).
+func (s *Service) subscribe(_ context.Context, userID string, positions map[string]int64, notify func()) (*Subscription, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -96,19 +118,17 @@ func (s *Service) Subscribe(ctx context.Context, userID string, positions map[st
 		pos[id] = seq
 	}
 	sub := &Subscription{
-		svc:            s,
-		user:           userID,
-		positions:      pos,
-		out:            make(chan *delivery, s.queueSize+replayAllowance(s.queueSize)),
-		done:           make(chan struct{}),
-		wake:           make(chan struct{}, 1),
-		holdAll:        true,
-		ephemeralReady: make(chan struct{}, 1),
-		replaySlots:    make(chan struct{}, replayAllowance(s.queueSize)),
-		holding:        make(map[string]bool),
-		pos:            make(map[string]int64),
-		following:      make(map[string]bool),
-		cut:            make(map[string]int64),
+		svc:       s,
+		user:      userID,
+		positions: pos,
+		done:      make(chan struct{}),
+		notify:    notify,
+		holdAll:   true,
+		running:   true,
+		holding:   make(map[string]bool),
+		pos:       make(map[string]int64),
+		following: make(map[string]bool),
+		cut:       make(map[string]int64),
 	}
 	if err := s.hub.addSubscription(sub); err != nil {
 		return nil, err
@@ -135,6 +155,7 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 }
 
 func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
+	ready := sub.readyChan() // before poll, so no event goes unsignalled
 	for {
 		select {
 		case <-sub.done:
@@ -145,9 +166,7 @@ func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
 			return d, nil
 		}
 		select {
-		case d := <-sub.out:
-			return sub.took(d), nil
-		case <-sub.ephemeralReady:
+		case <-ready:
 		case <-sub.done:
 			return nil, sub.Err()
 		case <-ctx.Done():
@@ -156,28 +175,32 @@ func (sub *Subscription) next(ctx context.Context) (*delivery, error) {
 	}
 }
 
-// took is called with each delivery taken from out: a replayed one frees
-// its place in the replay allowance.
-func (sub *Subscription) took(d *delivery) *delivery {
-	if d.replayed {
-		<-sub.replaySlots
-	}
-	return d
-}
-
 // poll returns the next event if one waits, without waiting: the queue's
 // first, and only when the queue is empty an ephemeral one. The queue goes
 // first so that resumed, and a member.removed, are never overtaken by an
 // ephemeral event that arrived after them.
 func (sub *Subscription) poll() *delivery {
-	select {
-	case d := <-sub.out:
-		return sub.took(d)
-	default:
-	}
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	if len(sub.out) > 0 || len(sub.ephemeral) == 0 {
+	if len(sub.queue) > 0 {
+		d := sub.queue[0]
+		sub.queue[0] = nil
+		sub.queue = sub.queue[1:]
+		if len(sub.queue) == 0 {
+			sub.queue = nil
+		}
+		if d.replayed {
+			sub.replayed--
+		}
+		if sub.room != nil {
+			select {
+			case sub.room <- struct{}{}:
+			default:
+			}
+		}
+		return d
+	}
+	if len(sub.ephemeral) == 0 {
 		return nil
 	}
 	d := sub.ephemeral[0]
@@ -187,6 +210,58 @@ func (sub *Subscription) poll() *delivery {
 		sub.ephemeral = nil
 	}
 	return d
+}
+
+// waiting reports whether an event waits for the reader or the
+// subscription has ended.
+func (sub *Subscription) waiting() bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return len(sub.queue) > 0 || len(sub.ephemeral) > 0 || sub.err != nil
+}
+
+// queueCap is how many events the queue holds at most.
+func (sub *Subscription) queueCap() int {
+	return sub.svc.queueSize + replayAllowance(sub.svc.queueSize)
+}
+
+// queued returns the number of events in the queue.
+func (sub *Subscription) queued() int {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return len(sub.queue)
+}
+
+// pushLocked appends d to the queue and wakes the reader.
+func (sub *Subscription) pushLocked(d *delivery) {
+	sub.queue = append(sub.queue, d)
+	if d.replayed {
+		sub.replayed++
+	}
+	sub.readyLocked()
+}
+
+// readyChan returns ready, made on first use.
+func (sub *Subscription) readyChan() chan struct{} {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.ready == nil {
+		sub.ready = make(chan struct{}, 1)
+	}
+	return sub.ready
+}
+
+// readyLocked tells the reader that an event waits.
+func (sub *Subscription) readyLocked() {
+	if sub.ready != nil {
+		select {
+		case sub.ready <- struct{}{}:
+		default:
+		}
+	}
+	if sub.notify != nil {
+		sub.notify()
+	}
 }
 
 // Done is closed when the subscription ends; Err then says why.
@@ -234,6 +309,11 @@ func (sub *Subscription) failLocked(err error) {
 	}
 	sub.err = err
 	close(sub.done)
+	if sub.notify != nil {
+		sub.notify()
+	}
+	// The goroutine leaves the hub on the way out.
+	sub.signalLocked()
 }
 
 // leave stops delivering chatID after seq: the user is no longer a
@@ -323,23 +403,23 @@ func (sub *Subscription) deliver(d *delivery) {
 		return
 	}
 	if sub.holdAll || sub.holding[d.ChatID] {
-		if len(sub.pending) >= cap(sub.out)+fillPage {
+		if len(sub.pending) >= sub.queueCap()+fillPage {
 			sub.resyncLaterLocked(d)
 			return
 		}
 		sub.pending = append(sub.pending, d)
 		return
 	}
-	if !sub.advanceLocked(d) {
+	if d = sub.advanceLocked(d); d == nil {
 		return
 	}
-	select {
-	case sub.out <- d:
-		if d.Type == EventMemberRemoved && d.UserID == sub.user {
-			sub.dropEphemeralLocked(d.ChatID)
-		}
-	default:
+	if len(sub.queue) >= sub.queueCap() {
 		sub.failLocked(ErrSlowConsumer)
+		return
+	}
+	sub.pushLocked(d)
+	if d.Type == EventMemberRemoved && d.UserID == sub.user {
+		sub.dropEphemeralLocked(d.ChatID)
 	}
 }
 
@@ -362,10 +442,7 @@ func (sub *Subscription) deliverEphemeralLocked(d *delivery) {
 		n := len(sub.ephemeral)
 		sub.ephemeral = sub.coalesceLocked(sub.ephemeral, d)
 		if len(sub.ephemeral) > n {
-			select {
-			case sub.ephemeralReady <- struct{}{}:
-			default:
-			}
+			sub.readyLocked()
 		}
 	}
 }
@@ -434,28 +511,33 @@ func (sub *Subscription) resyncLaterLocked(d *delivery) {
 	r.resyncUpTo = max(r.resyncUpTo, d.Seq)
 }
 
-// advanceLocked reports whether d is new to the reader and, if so, records
-// its seq as the chat's position.
-func (sub *Subscription) advanceLocked(d *delivery) bool {
+// advanceLocked returns what of d goes to the reader, nil when d is not
+// new to them, and records its seq as the chat's position: d itself, or,
+// for another member's own event, that event without whose it is or what
+// it says, so that the reader's seqs stay gap-free.
+func (sub *Subscription) advanceLocked(d *delivery) *delivery {
 	if d.resyncUpTo > 0 {
 		// A resync standing for dropped held events: needless if the
 		// replay has covered them since.
 		delete(sub.resyncs, d.ChatID)
 		if d.resyncUpTo <= sub.pos[d.ChatID] {
-			return false
+			return nil
 		}
 		sub.pos[d.ChatID] = d.resyncUpTo
 		sub.svc.flow.forcedResyncs.Add(1)
-		return true
+		return d
 	}
 	if d.Seq == 0 {
-		return true
+		return d
 	}
 	if d.Seq <= sub.pos[d.ChatID] {
-		return false
+		return nil
 	}
 	sub.pos[d.ChatID] = d.Seq
-	return true
+	if d.privateTo(sub.user) {
+		return &delivery{Event: d.redacted(), replayed: d.replayed, at: d.at}
+	}
+	return d
 }
 
 // control queues a user-level event (chat.created) for the subscription's
@@ -482,10 +564,20 @@ func (sub *Subscription) requestReconcile() {
 }
 
 func (sub *Subscription) signal() {
-	select {
-	case sub.wake <- struct{}{}:
-	default:
+	sub.mu.Lock()
+	sub.signalLocked()
+	sub.mu.Unlock()
+}
+
+// signalLocked starts the subscription's goroutine unless it runs: that
+// one checks for work again before it stops. A closed hub runs nothing
+// more, and needs nothing more.
+func (sub *Subscription) signalLocked() {
+	if sub.running {
+		return
 	}
+	sub.running = true
+	sub.svc.hub.spawn(sub.work)
 }
 
 // sendReplayed hands d, an event of a replay or one held during it, to the
@@ -494,69 +586,89 @@ func (sub *Subscription) signal() {
 // events of the other chats without room (which would cut the reader off
 // as a slow consumer).
 func (sub *Subscription) sendReplayed(d *delivery) bool {
-	select {
-	case sub.replaySlots <- struct{}{}:
-	case <-sub.done:
-		return false
-	}
 	d.replayed = true
 	return sub.send(d)
 }
 
 // send hands d to the reader, waiting while the queue is full.
 func (sub *Subscription) send(d *delivery) bool {
-	select {
-	case sub.out <- d:
-		return true
-	case <-sub.done:
-		return false
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	for {
+		if sub.err != nil {
+			return false
+		}
+		full := len(sub.queue) >= sub.queueCap() ||
+			d.replayed && sub.replayed >= replayAllowance(sub.svc.queueSize)
+		if !full {
+			sub.pushLocked(d)
+			return true
+		}
+		if sub.room == nil {
+			sub.room = make(chan struct{}, 1)
+		}
+		room := sub.room
+		sub.mu.Unlock()
+		select {
+		case <-room:
+		case <-sub.done:
+		}
+		sub.mu.Lock()
 	}
 }
 
 func (sub *Subscription) run() {
-	defer func() {
-		sub.mu.Lock()
-		ids := make([]string, 0, len(sub.following)+len(sub.unfollows))
-		for id := range sub.following {
-			ids = append(ids, id)
-		}
-		ids = append(ids, sub.unfollows...)
-		sub.mu.Unlock()
-		sub.svc.hub.removeSubscription(sub, ids)
-	}()
 	if err := sub.resume(); err != nil {
 		sub.fail(err)
-		return
 	}
+	sub.positions = nil // the resume's alone
+	sub.work()
+}
+
+// work handles the control events, chats left and reconcile requests that
+// wait, then stops; once the subscription has ended, it leaves the hub.
+func (sub *Subscription) work() {
 	for {
-		select {
-		case <-sub.wake:
-		case <-sub.done:
+		sub.unfollowLeft()
+		sub.mu.Lock()
+		if sub.err != nil {
+			sub.mu.Unlock()
+			sub.leaveHub()
 			return
 		}
-		for {
-			sub.unfollowLeft()
-			sub.mu.Lock()
-			controls, reconcile := sub.controls, sub.reconcile
-			sub.controls, sub.reconcile = nil, false
+		controls, reconcile := sub.controls, sub.reconcile
+		sub.controls, sub.reconcile = nil, false
+		if len(controls) == 0 && !reconcile && len(sub.unfollows) == 0 {
+			sub.running = false
 			sub.mu.Unlock()
-			if len(controls) == 0 && !reconcile {
+			return
+		}
+		sub.mu.Unlock()
+		for _, ev := range controls {
+			if err := sub.handleControl(ev); err != nil {
+				sub.fail(err)
 				break
 			}
-			for _, ev := range controls {
-				if err := sub.handleControl(ev); err != nil {
-					sub.fail(err)
-					return
-				}
-			}
-			if reconcile {
-				if err := sub.reconcileChats(); err != nil {
-					sub.fail(err)
-					return
-				}
+		}
+		if reconcile && sub.Err() == nil {
+			if err := sub.reconcileChats(); err != nil {
+				sub.fail(err)
 			}
 		}
 	}
+}
+
+// leaveHub undoes addSubscription and every follow: the subscription has
+// ended. Its goroutine stays marked running, so none starts again.
+func (sub *Subscription) leaveHub() {
+	sub.mu.Lock()
+	ids := make([]string, 0, len(sub.following)+len(sub.unfollows))
+	for id := range sub.following {
+		ids = append(ids, id)
+	}
+	ids = append(ids, sub.unfollows...)
+	sub.mu.Unlock()
+	sub.svc.hub.removeSubscription(sub, ids)
 }
 
 // resume is the handshake: follow every chat of the user with everything
@@ -570,9 +682,9 @@ func (sub *Subscription) resume() error {
 	if err := sub.waitUserTopic(ctx); err != nil {
 		return err
 	}
-	ids, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	ids, err := sub.chatIDs(ctx)
 	if err != nil {
-		return fmt.Errorf("chat: subscribe: %w", err)
+		return err
 	}
 	sub.mu.Lock()
 	for _, id := range ids {
@@ -586,9 +698,9 @@ func (sub *Subscription) resume() error {
 	// streams before we were in them. From now on every removal reaches
 	// us, so one more read settles it: chats left meanwhile are skipped,
 	// as if left while disconnected.
-	now, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	now, err := sub.chatIDs(ctx)
 	if err != nil {
-		return fmt.Errorf("chat: subscribe: %w", err)
+		return err
 	}
 	member := make(map[string]bool, len(now))
 	for _, id := range now {
@@ -624,9 +736,9 @@ func (sub *Subscription) resume() error {
 		}
 	}
 	if len(listed) > 0 {
-		last, err := sub.svc.store.LastSeqs(ctx, listed)
+		last, err := sub.svc.hub.reads.lastSeqs.read(ctx, listed)
 		if err != nil {
-			return fmt.Errorf("chat: subscribe: %w", err)
+			return sub.resumeFailed(err)
 		}
 		for _, id := range listed {
 			if err := sub.replay(ctx, id, sub.positions[id], last[id], 0); err != nil {
@@ -653,13 +765,29 @@ func (sub *Subscription) resume() error {
 		}
 		sub.ephemeralHeld = nil
 		if len(sub.ephemeral) > 0 {
-			select {
-			case sub.ephemeralReady <- struct{}{}:
-			default:
-			}
+			sub.readyLocked()
 		}
 	})
 	return nil
+}
+
+// chatIDs reads the ids of the user's chats, in one Store call with those
+// of the other subscriptions resuming meanwhile.
+func (sub *Subscription) chatIDs(ctx context.Context) ([]string, error) {
+	ids, err := sub.svc.hub.reads.chatIDs.read(ctx, []string{sub.user})
+	if err != nil {
+		return nil, sub.resumeFailed(err)
+	}
+	return ids[sub.user], nil
+}
+
+// resumeFailed is the error that ends a resume whose Store read failed
+// with err: the subscription's own end if it came first.
+func (sub *Subscription) resumeFailed(err error) error {
+	if serr := sub.Err(); serr != nil {
+		return serr
+	}
+	return fmt.Errorf("chat: subscribe: %w", err)
 }
 
 // waitUserTopic waits until the reconciler has handled the user's topic, so
@@ -677,10 +805,14 @@ func (sub *Subscription) waitUserTopic(ctx context.Context) error {
 
 // follow registers the subscription with the chats' streams and waits
 // until each has a baseline, so that every later event reaches us.
+// A failed read of the streams' positions ends the wait with its error.
 func (sub *Subscription) follow(ctx context.Context, ids []string) error {
+	failed := sub.svc.hub.nextBaselineFailure()
 	for _, st := range sub.svc.hub.follow(sub, ids) {
 		select {
 		case <-st.ready:
+		case <-failed.done:
+			return sub.resumeFailed(failed.err)
 		case <-ctx.Done():
 			if err := sub.Err(); err != nil {
 				return err
@@ -709,6 +841,12 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 	sub.mu.Lock()
 	sub.pos[chatID] = from
 	sub.mu.Unlock()
+	if from == last && stop == 0 {
+		// Nothing to read: whatever follows last comes from the
+		// chat's stream, which holds it for us. Most connections
+		// resuming after a restart are in this case.
+		return nil
+	}
 	// Every event after from is the reader's if they are a member at its
 	// end of the log: a removal they were added back after is not their
 	// last event. So what follows our removal waits (out) until our next
@@ -718,14 +856,14 @@ func (sub *Subscription) replay(ctx context.Context, chatID string, from, last, 
 	removedAt := int64(0)
 	emit := func(d *delivery) bool {
 		sub.mu.Lock()
-		fresh := sub.advanceLocked(d)
+		d = sub.advanceLocked(d)
 		sub.mu.Unlock()
-		return !fresh || sub.sendReplayed(d)
+		return d == nil || sub.sendReplayed(d)
 	}
 	after := from
 read:
 	for {
-		evs, err := sub.svc.store.ListEvents(ctx, chatID, after, fillPage)
+		evs, err := sub.svc.hub.reads.listEvents(ctx, chatID, after, fillPage)
 		if err != nil {
 			return fmt.Errorf("chat: replay: %w", err)
 		}
@@ -781,9 +919,13 @@ func (sub *Subscription) release(unhold func()) {
 		sub.mu.Unlock()
 		for _, d := range batch {
 			sub.mu.Lock()
-			fresh := sub.wantedLocked(d) && sub.advanceLocked(d)
+			if sub.wantedLocked(d) {
+				d = sub.advanceLocked(d)
+			} else {
+				d = nil
+			}
 			sub.mu.Unlock()
-			if fresh && !sub.sendReplayed(&delivery{Event: d.Event, at: d.at}) {
+			if d != nil && !sub.sendReplayed(&delivery{Event: d.Event, at: d.at}) {
 				return
 			}
 		}
@@ -896,11 +1038,13 @@ func (sub *Subscription) join(ev Event) error {
 func (sub *Subscription) reconcileChats() error {
 	ctx, cancel := sub.contextUntilDone()
 	defer cancel()
-	ids, err := sub.svc.store.ChatIDs(ctx, sub.user)
+	// Shared with the resumes and the other reconciliations under way: a
+	// Broker that lost every user topic makes them all reconcile at once.
+	all, err := sub.svc.hub.reads.chatIDs.read(ctx, []string{sub.user})
 	if err != nil {
 		return fmt.Errorf("chat: refresh chats: %w", err)
 	}
-	for _, id := range ids {
+	for _, id := range all[sub.user] {
 		sub.mu.Lock()
 		known := sub.following[id]
 		sub.mu.Unlock()

@@ -73,7 +73,9 @@ type WebSocketConfig struct {
 
 // NewWebSocketHandler returns the WebSocket endpoint of svc. Mount it at
 // one path; each connection carries one user's events, as described in
-// docs/protocol.md.
+// docs/protocol.md. ServeHTTP returns once the connection is upgraded:
+// the connection lives on in a goroutine of its own until it ends, and
+// Service.Shutdown waits for it.
 func NewWebSocketHandler(svc *Service, cfg WebSocketConfig) http.Handler {
 	if cfg.ResumeTimeout <= 0 {
 		cfg.ResumeTimeout = DefaultResumeTimeout
@@ -131,30 +133,29 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeServiceError(w, h.svc.log, ErrClosed)
 		return
 	}
-	defer h.svc.handlers.Done()
 	h.svc.connections.Add(1)
-	defer h.svc.connections.Add(-1)
-
-	sw := &spoolingWriter{ResponseWriter: w, timeout: h.cfg.WriteTimeout}
+	c := &wsConn{h: h, user: user, closed: make(chan struct{})}
+	sw := &spoolingWriter{ResponseWriter: w, timeout: h.cfg.WriteTimeout, onStall: c.kick}
 	conn, err := websocket.Accept(sw, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {
 		// Accept has answered the client: only failures that the checks
 		// above cannot foresee, such as a ResponseWriter that cannot
 		// hijack, get here.
 		h.svc.log.Debug("chat: websocket upgrade refused", "err", err)
+		h.svc.connections.Add(-1)
+		h.svc.handlers.Done()
 		return
 	}
-	if sw.spool != nil {
-		// Closing the connection lets the spool write what it holds
-		// within WriteTimeout; the handler owns that goroutine.
-		defer sw.spool.wait()
-	}
 	conn.SetReadLimit(h.cfg.ReadLimit)
-	c := &wsConn{h: h, conn: conn, user: user, spool: sw.spool}
+	c.conn, c.spool = conn, sw.spool
 	if n := h.cfg.MaxFrameRate; n > 0 {
 		c.frames = rate.NewLimiter(rate.Limit(n), n)
 	}
-	c.serve(r.Context())
+	// The connection lives on in a goroutine of its own, and the handler
+	// returns: net/http's goroutine, its buffers and the request go now
+	// rather than when the connection ends. The handshake keeps the
+	// request's values, not its end.
+	go c.serve(context.WithoutCancel(r.Context()))
 }
 
 // upgradeRefusal checks that r is a WebSocket handshake that
@@ -209,12 +210,33 @@ func (s *Service) trackHandler() bool {
 	return true
 }
 
+// connContext is the context of a connection's reads and writes once
+// resumed. It has no end, so that Read sets up no timer per call and the
+// connection keeps nothing of the request: closing the connection ends
+// Read, and each write has its own timeout.
+var connContext = context.Background()
+
+// wsConn is one WebSocket connection. An idle one holds a single
+// goroutine, the reader. Its writer runs only while there is something to
+// write: the subscription starts it when an event is queued or when it
+// ends, the ping timer when a ping is due, the spool when the client
+// stalls. The writer that ends the connection closes it and closed.
 type wsConn struct {
 	h      *wsHandler
 	conn   *websocket.Conn
 	user   string
 	frames *rate.Limiter // nil: no bound
 	spool  *spoolConn    // nil if the connection was not hijacked through spoolingWriter
+	// stopShutdown stops the close on Shutdown of a connection without
+	// a subscription.
+	stopShutdown func() bool
+
+	sub     *Subscription // set before armed
+	armed   atomic.Bool   // the writer may start
+	writing atomic.Bool   // a writer runs, or the connection is closed
+	pingDue atomic.Bool
+	pings   *time.Timer   // nil when pings are disabled
+	closed  chan struct{} // the writer has closed the connection
 }
 
 // allowFrame reports whether the client is within MaxFrameRate.
@@ -222,32 +244,53 @@ func (c *wsConn) allowFrame() bool {
 	return c.frames == nil || c.frames.Allow()
 }
 
-func (c *wsConn) serve(reqCtx context.Context) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(reqCtx))
-	defer cancel()
+// serve runs the handshake, then hands the connection to its reader.
+func (c *wsConn) serve(ctx context.Context) {
 	// Shutdown closes subscriptions, but a connection still waiting for
 	// its resume frame has none yet.
-	stop := context.AfterFunc(c.h.svc.closing, func() {
+	c.stopShutdown = context.AfterFunc(c.h.svc.closing, func() {
 		c.conn.Close(websocket.StatusGoingAway, "server shutting down")
 	})
-	defer stop()
-
 	sub, status, reason := c.handshake(ctx)
 	if sub == nil {
 		c.close(status, reason)
+		c.end()
 		return
 	}
-	defer sub.Close()
+	c.sub = sub
+	if d := c.h.cfg.PingInterval; d > 0 {
+		c.pings = time.AfterFunc(d, func() {
+			c.pingDue.Store(true)
+			c.kick()
+		})
+	}
+	c.armed.Store(true)
+	// What was queued before the writer could start.
+	c.kick()
+	// The reader is the one goroutine an idle connection keeps. A fresh
+	// one has a small stack, where this one's grew for the handshake; and
+	// the runtime halves a stack at GC only while less than a quarter of
+	// it is in use.
+	go c.read()
+}
 
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		c.readLoop(ctx, sub)
-	}()
-	status, reason = c.writeLoop(ctx, sub)
-	c.close(status, reason)
-	cancel()
-	<-readDone
+// read reads client frames until the connection ends.
+func (c *wsConn) read() {
+	c.readLoop(connContext, c.sub)
+	<-c.closed
+	c.end()
+}
+
+// end is the last thing a connection does, once closed.
+func (c *wsConn) end() {
+	c.stopShutdown()
+	if c.spool != nil {
+		// Closing the connection lets the spool write what it holds
+		// within WriteTimeout; its goroutine is ours to wait for.
+		c.spool.wait()
+	}
+	c.h.svc.connections.Add(-1)
+	c.h.svc.handlers.Done()
 }
 
 // close ends the connection with status, counting it for FlowCounts and
@@ -325,7 +368,7 @@ func (c *wsConn) handshake(ctx context.Context) (*Subscription, websocket.Status
 			c.writeError(ctx, ferr)
 			continue
 		}
-		sub, err := c.h.svc.Subscribe(ctx, c.user, f.Positions)
+		sub, err := c.h.svc.subscribe(ctx, c.user, f.Positions, c.kick)
 		if err != nil {
 			if errors.Is(err, ErrInvalid) {
 				c.writeError(ctx, err)
@@ -396,69 +439,94 @@ func (c *wsConn) readLoop(ctx context.Context, sub *Subscription) {
 	}
 }
 
-func (c *wsConn) writeLoop(ctx context.Context, sub *Subscription) (websocket.StatusCode, string) {
-	var ping <-chan time.Time
-	if c.h.cfg.PingInterval > 0 {
-		t := time.NewTicker(c.h.cfg.PingInterval)
-		defer t.Stop()
-		ping = t.C
+// kick starts the writer unless one runs or the connection is closed.
+// It never waits, so the subscription may call it under its lock.
+func (c *wsConn) kick() {
+	if c.armed.Load() && c.writing.CompareAndSwap(false, true) {
+		go c.write()
 	}
-	var stalled <-chan struct{}
-	if c.spool != nil {
-		stalled = c.spool.stalled
-	}
-	send := func(d *delivery) (websocket.StatusCode, string) {
-		// Wait for the client to read what the spool holds, so that
-		// whatever ends the connection meanwhile finds the spool at a
-		// frame boundary, with room for the close frame.
-		if c.spool != nil {
-			if err := c.spool.waitRoom(ctx, sub.done); errors.Is(err, errWriteStalled) {
-				return websocket.StatusPolicyViolation, "write timeout"
+}
+
+// write is the writer: it writes what waits and stops, or closes the
+// connection when it must end. Once it stops, it looks for work once more,
+// since a kick meanwhile found it still running.
+func (c *wsConn) write() {
+	for {
+		if status, reason := c.flush(); status != 0 {
+			if c.pings != nil {
+				c.pings.Stop()
 			}
+			c.close(status, reason)
+			close(c.closed)
+			return // writing stays set: no writer starts again
 		}
-		if err := sub.Err(); err != nil {
+		c.writing.Store(false)
+		if !c.hasWork() || !c.writing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// hasWork reports whether the writer has something to do.
+func (c *wsConn) hasWork() bool {
+	return c.pingDue.Load() || c.spool != nil && c.spool.isStalled() || c.sub.waiting()
+}
+
+// flush writes the events that wait and a ping if one is due. It returns
+// the status to close the connection with, or 0 once nothing waits.
+func (c *wsConn) flush() (websocket.StatusCode, string) {
+	for {
+		if c.spool != nil && c.spool.isStalled() {
+			return websocket.StatusPolicyViolation, "write timeout"
+		}
+		if err := c.sub.Err(); err != nil {
 			return c.closeFor(err)
 		}
-		data, err := d.encode()
-		if err != nil {
-			c.h.svc.log.Error("chat: encoding event", "err", err)
-			return websocket.StatusInternalError, "internal error"
-		}
-		if err := c.write(ctx, data); err != nil {
-			if s := websocket.CloseStatus(err); s != -1 {
-				return s, ""
-			}
-			return websocket.StatusPolicyViolation, "write timeout"
-		}
-		c.observeDelivered(d)
-		return 0, ""
-	}
-	for {
-		if d := sub.poll(); d != nil && sub.Err() == nil {
-			if status, reason := send(d); status != 0 {
-				return status, reason
-			}
-			continue
-		}
-		select {
-		case d := <-sub.out:
-			if status, reason := send(sub.took(d)); status != 0 {
-				return status, reason
-			}
-		case <-sub.ephemeralReady:
-		case <-stalled:
-			return websocket.StatusPolicyViolation, "write timeout"
-		case <-ping:
-			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
+		if c.pingDue.Swap(false) {
+			pctx, cancel := context.WithTimeout(connContext, c.h.cfg.WriteTimeout)
 			err := c.conn.Ping(pctx)
 			cancel()
 			if err != nil {
 				return websocket.StatusPolicyViolation, "ping timeout"
 			}
-		case <-sub.done:
-			return c.closeFor(sub.Err())
+			c.pings.Reset(c.h.cfg.PingInterval)
+		}
+		d := c.sub.poll()
+		if d == nil {
+			return 0, ""
+		}
+		if status, reason := c.send(d); status != 0 {
+			return status, reason
 		}
 	}
+}
+
+// send writes d to the client.
+func (c *wsConn) send(d *delivery) (websocket.StatusCode, string) {
+	// Wait for the client to read what the spool holds, so that whatever
+	// ends the connection meanwhile finds the spool at a frame boundary,
+	// with room for the close frame.
+	if c.spool != nil {
+		if err := c.spool.waitRoom(connContext, c.sub.done); errors.Is(err, errWriteStalled) {
+			return websocket.StatusPolicyViolation, "write timeout"
+		}
+	}
+	if err := c.sub.Err(); err != nil {
+		return c.closeFor(err)
+	}
+	data, err := d.encode()
+	if err != nil {
+		c.h.svc.log.Error("chat: encoding event", "err", err)
+		return websocket.StatusInternalError, "internal error"
+	}
+	if err := c.writeFrame(connContext, data); err != nil {
+		if s := websocket.CloseStatus(err); s != -1 {
+			return s, ""
+		}
+		return websocket.StatusPolicyViolation, "write timeout"
+	}
+	c.observeDelivered(d)
+	return 0, ""
 }
 
 // closeFor says how to close the connection of a subscription that ended
@@ -481,7 +549,7 @@ func (c *wsConn) closeFor(err error) (websocket.StatusCode, string) {
 	}
 }
 
-func (c *wsConn) write(ctx context.Context, data []byte) error {
+func (c *wsConn) writeFrame(ctx context.Context, data []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 	defer cancel()
 	return c.conn.Write(ctx, websocket.MessageText, data)
@@ -490,7 +558,7 @@ func (c *wsConn) write(ctx context.Context, data []byte) error {
 func (c *wsConn) writeError(ctx context.Context, err error) {
 	_, code, msg := errorStatus(err)
 	data, _ := json.Marshal(errorFrame{Type: "error", Code: code, Message: msg})
-	if werr := c.write(ctx, data); werr != nil {
+	if werr := c.writeFrame(ctx, data); werr != nil {
 		c.h.svc.log.Debug("chat: writing error frame", "err", werr)
 	}
 }

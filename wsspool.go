@@ -2,6 +2,7 @@ package chat
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -30,23 +31,40 @@ const spoolWatermark = 64 << 10
 // grown by a burst, go back to the garbage collector.
 const spoolKeep = 8 << 10
 
+// spoolBuffers holds the buffers of spools gone idle, for the next burst
+// of any connection: an idle connection keeps none.
+var spoolBuffers sync.Pool // of *[]byte
+
 // spoolPiece is the most the spool writes to the socket at once: the
 // client must take each piece within WriteTimeout.
 const spoolPiece = 16 << 10
 
+// wsBufferSize is the size of the read and write buffers the WebSocket
+// library gets for a connection, which it keeps as long as the connection
+// lives. Client frames are small (a typing frame is about 50 bytes; larger
+// ones are read past the buffer), and writes go to the spool, which holds
+// whole frames anyway: net/http's 4 KiB buffers would mostly be an idle
+// connection's memory.
+const wsBufferSize = 256
+
 // spoolConn is a net.Conn whose writes go to the spool. Its pump
-// goroutine runs only while there is something to write, so an idle
-// connection costs no goroutine.
+// goroutine runs only while there is something to write, and it lets its
+// buffers go when done, so an idle connection costs no goroutine and no
+// buffer.
 type spoolConn struct {
 	net.Conn
 	timeout time.Duration // for the client to take one piece; also the linger
-	room    chan struct{} // the pump wrote a piece
-	stalled chan struct{} // closed when a piece took longer than timeout
+	onStall func()        // called once stalled is closed, if set
 	stall   sync.Once
 	pumps   sync.WaitGroup
+	unread  []byte // what the HTTP server had read past the handshake; reader only
 
-	mu       sync.Mutex
-	buf      []byte // written, not yet taken by the pump
+	mu sync.Mutex
+	// room and stalled are made with the first pump: a connection that
+	// never wrote needs neither.
+	room     chan struct{} // the pump wrote a piece
+	stalled  chan struct{} // closed when a piece took longer than timeout
+	buf      []byte        // written, not yet taken by the pump
 	spare    []byte
 	inflight int // bytes the pump has taken and not yet written
 	pumping  bool
@@ -55,13 +73,21 @@ type spoolConn struct {
 	watchdog *time.Timer
 }
 
-func newSpoolConn(c net.Conn, timeout time.Duration) *spoolConn {
-	return &spoolConn{
-		Conn:    c,
-		timeout: timeout,
-		room:    make(chan struct{}, 1),
-		stalled: make(chan struct{}),
+func newSpoolConn(c net.Conn, timeout time.Duration, onStall func()) *spoolConn {
+	return &spoolConn{Conn: c, timeout: timeout, onStall: onStall}
+}
+
+// Read returns what the HTTP server had read past the handshake first.
+func (s *spoolConn) Read(p []byte) (int, error) {
+	if len(s.unread) > 0 {
+		n := copy(p, s.unread)
+		s.unread = s.unread[n:]
+		if len(s.unread) == 0 {
+			s.unread = nil
+		}
+		return n, nil
 	}
+	return s.Conn.Read(p)
 }
 
 func signal(ch chan struct{}) {
@@ -81,8 +107,17 @@ func (s *spoolConn) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, net.ErrClosed
 	}
+	if s.buf == nil {
+		if b, ok := spoolBuffers.Get().(*[]byte); ok {
+			s.buf = (*b)[:0]
+		}
+	}
 	s.buf = append(s.buf, p...)
 	if !s.pumping {
+		if s.room == nil {
+			s.room = make(chan struct{}, 1)
+			s.stalled = make(chan struct{})
+		}
 		s.pumping = true
 		s.pumps.Add(1)
 		go s.pump()
@@ -113,18 +148,18 @@ func (s *spoolConn) Close() error {
 // wait waits for the pump to finish.
 func (s *spoolConn) wait() { s.pumps.Wait() }
 
-// pending returns the bytes not yet written to the socket.
-func (s *spoolConn) pending() int {
+// isStalled reports whether a piece took the client longer than the
+// timeout.
+func (s *spoolConn) isStalled() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.buf) + s.inflight
-}
-
-// failed reports whether the socket refused a write.
-func (s *spoolConn) failed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err != nil
+	stalled := s.stalled
+	s.mu.Unlock()
+	select {
+	case <-stalled:
+		return true
+	default:
+		return false
+	}
 }
 
 // pump writes the spool to the socket until it is empty.
@@ -132,7 +167,14 @@ func (s *spoolConn) pump() {
 	defer s.pumps.Done()
 	s.mu.Lock()
 	if s.watchdog == nil {
-		s.watchdog = time.AfterFunc(time.Hour, func() { s.stall.Do(func() { close(s.stalled) }) })
+		s.watchdog = time.AfterFunc(time.Hour, func() {
+			s.stall.Do(func() {
+				close(s.stalled)
+				if s.onStall != nil {
+					s.onStall()
+				}
+			})
+		})
 		s.watchdog.Stop()
 	}
 	watchdog := s.watchdog
@@ -140,6 +182,10 @@ func (s *spoolConn) pump() {
 		chunk := s.buf
 		s.buf, s.spare = s.spare[:0], nil
 		if len(chunk) == 0 {
+			if b := s.buf; cap(b) > 0 {
+				spoolBuffers.Put(&b)
+			}
+			s.buf = nil
 			s.pumping = false
 			closed := s.closed
 			s.mu.Unlock()
@@ -186,12 +232,15 @@ var errWriteStalled = errors.New("chat: websocket write stalled")
 // and returns early without error when stop is closed.
 func (s *spoolConn) waitRoom(ctx context.Context, stop <-chan struct{}) error {
 	for {
-		if s.pending() <= spoolWatermark || s.failed() {
+		s.mu.Lock()
+		pending, failed, room, stalled := len(s.buf)+s.inflight, s.err != nil, s.room, s.stalled
+		s.mu.Unlock()
+		if pending <= spoolWatermark || failed {
 			return nil
 		}
 		select {
-		case <-s.room:
-		case <-s.stalled:
+		case <-room:
+		case <-stalled:
 			return errWriteStalled
 		case <-stop:
 			return nil
@@ -206,6 +255,7 @@ func (s *spoolConn) waitRoom(ctx context.Context, stop <-chan struct{}) error {
 type spoolingWriter struct {
 	http.ResponseWriter
 	timeout time.Duration
+	onStall func() // see spoolConn.onStall
 	spool   *spoolConn
 }
 
@@ -225,13 +275,20 @@ func (w *spoolingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// The library writes through brw.Writer: point it at the spool,
-	// after whatever the server had buffered for the socket.
+	// The library writes through the Writer we return: it goes to the
+	// spool, after whatever the server had buffered for the socket.
 	if err := brw.Writer.Flush(); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
-	w.spool = newSpoolConn(conn, w.timeout)
-	brw.Writer.Reset(w.spool)
-	return w.spool, brw, nil
+	w.spool = newSpoolConn(conn, w.timeout, w.onStall)
+	// The library reads through the Reader we return, which it points at
+	// the connection after taking what is buffered in it: the server's
+	// bytes read past the handshake are the spool's to return first, so
+	// that smaller buffers than the server's can take its place.
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		w.spool.unread = bytes.Clone(b)
+	}
+	return w.spool, bufio.NewReadWriter(bufio.NewReaderSize(w.spool, wsBufferSize), bufio.NewWriterSize(w.spool, wsBufferSize)), nil
 }

@@ -14,8 +14,11 @@ import (
 )
 
 var (
-	_ chat.Store       = (*Store)(nil)
-	_ chat.ChatCounter = (*Store)(nil)
+	_ chat.Store         = (*Store)(nil)
+	_ chat.ChatCounter   = (*Store)(nil)
+	_ chat.RoleStore     = (*Store)(nil)
+	_ chat.SettingsStore = (*Store)(nil)
+	_ chat.BlockStore    = (*Store)(nil)
 )
 
 // Store is a chat.Store held in memory. The zero value is not usable; call
@@ -26,8 +29,9 @@ var (
 type Store struct {
 	mu     sync.RWMutex
 	chats  map[string]*chatState
-	keyed  map[string]string              // CreateChat's key → chat id
-	byUser map[string]map[string]struct{} // user id → ids of their chats
+	keyed  map[string]string               // CreateChat's key → chat id
+	byUser map[string]map[string]struct{}  // user id → ids of their chats
+	blocks map[string]map[string]time.Time // user id → users they block → since
 }
 
 // chatState is one chat with its log. log[i] is the event with seq i+1, so
@@ -42,15 +46,24 @@ type chatState struct {
 	messages []chat.Message
 	log      []logEntry
 	sent     map[clientKey]int // (sender, client id) → index in messages
+	// joined is the seq of each member's member.added event; initial
+	// members are absent (0). Ownership passes to the oldest by it.
+	joined   map[string]int64
+	bans     map[string]chat.Ban
+	settings map[string]chat.MemberSettings // user id → their settings
 }
 
 // logEntry is a persisted event. Message events point at the message
 // rather than hold a copy, so that replaying them shows its current state,
 // as the Store contract asks.
 type logEntry struct {
-	typ    chat.EventType
-	msg    int    // index in messages, for message events
-	userID string // for member events
+	typ      chat.EventType
+	msg      int    // index in messages, for message events
+	userID   string // for member events
+	actorID  string // for role, ban and chat events
+	role     chat.Role
+	info     *chat.ChatInfo
+	settings *chat.MemberSettings
 }
 
 type clientKey struct {
@@ -63,6 +76,7 @@ func NewStore() *Store {
 		chats:  make(map[string]*chatState),
 		keyed:  make(map[string]string),
 		byUser: make(map[string]map[string]struct{}),
+		blocks: make(map[string]map[string]time.Time),
 	}
 }
 
@@ -90,11 +104,13 @@ func (s *Store) CreateChat(ctx context.Context, c chat.Chat, key string) (chat.C
 	c.LastActivityAt = c.CreatedAt
 	c.LastMessage = nil
 	c.UnreadCount = 0
+	c.Metadata = nil
 	for i := range c.Members {
 		c.Members[i].LastReadSeq = 0
+		c.Members[i].Role = initialRole(c, c.Members[i].UserID)
 	}
 	slices.SortFunc(c.Members, func(a, b chat.Member) int { return cmp.Compare(a.UserID, b.UserID) })
-	st := &chatState{chat: c, sent: make(map[clientKey]int)}
+	st := &chatState{chat: c, sent: make(map[clientKey]int), joined: make(map[string]int64), bans: make(map[string]chat.Ban), settings: make(map[string]chat.MemberSettings)}
 	for _, m := range c.Members {
 		s.join(m.UserID, c.ID)
 	}
@@ -145,12 +161,19 @@ func (s *Store) ListChats(ctx context.Context, userID string, q chat.ChatQuery) 
 	list := make([]*chatState, 0, len(ids))
 	for id := range ids {
 		st := s.chats[id]
-		if q.After != nil && !sortsAfter(&st.chat, q.After) {
+		set := st.settings[userID]
+		if !archivedWanted(q.Archived, set.Archived) {
+			continue
+		}
+		if q.After != nil && !sortsAfter(&st.chat, set.Pinned, q.After) {
 			continue
 		}
 		list = append(list, st)
 	}
 	slices.SortFunc(list, func(a, b *chatState) int {
+		if c := boolCompare(b.settings[userID].Pinned, a.settings[userID].Pinned); c != 0 {
+			return c
+		}
 		if c := b.chat.LastActivityAt.Compare(a.chat.LastActivityAt); c != 0 {
 			return c
 		}
@@ -164,9 +187,13 @@ func (s *Store) ListChats(ctx context.Context, userID string, q chat.ChatQuery) 
 	return out, nil
 }
 
-// sortsAfter reports whether c comes after position p in a chat list, which
-// is ordered by LastActivityAt descending and then ID descending.
-func sortsAfter(c *chat.Chat, p *chat.ChatPosition) bool {
+// sortsAfter reports whether c, pinned or not, comes after position p in
+// a chat list, which is ordered pinned first, then by LastActivityAt
+// descending and then ID descending.
+func sortsAfter(c *chat.Chat, pinned bool, p *chat.ChatPosition) bool {
+	if pinned != p.Pinned {
+		return p.Pinned
+	}
 	if c.LastActivityAt.Equal(p.LastActivityAt) {
 		return c.ID < p.ChatID
 	}
@@ -200,6 +227,30 @@ func (s *Store) CountChats(ctx context.Context, userIDs []string) (map[string]in
 		if n := len(s.byUser[u]); n > 0 {
 			out[u] = n
 		}
+	}
+	return out, nil
+}
+
+var _ chat.ChatIDsBatcher = (*Store)(nil)
+
+// ChatIDsOf implements chat.ChatIDsBatcher.
+func (s *Store) ChatIDsOf(ctx context.Context, userIDs []string) (map[string][]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string][]string, len(userIDs))
+	for _, u := range userIDs {
+		ids := s.byUser[u]
+		if len(ids) == 0 {
+			continue
+		}
+		list := make([]string, 0, len(ids))
+		for id := range ids {
+			list = append(list, id)
+		}
+		out[u] = list
 	}
 	return out, nil
 }
@@ -309,7 +360,7 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, _, err := s.membership(e.ChatID, e.UserID)
+	st, actor, err := s.membership(e.ChatID, e.UserID)
 	if err != nil {
 		return chat.Event{}, false, fmt.Errorf("memory: edit message: %w", err)
 	}
@@ -318,7 +369,8 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 		return chat.Event{}, false, fmt.Errorf("memory: edit message %d of chat %q: %w", e.Seq, e.ChatID, chat.ErrNotFound)
 	}
 	m := &st.messages[i]
-	if m.Sender != e.UserID {
+	moderated := e.Delete && st.chat.Members[actor].Role.Moderates()
+	if m.Sender != e.UserID && !moderated {
 		return chat.Event{}, false, fmt.Errorf("memory: edit message %d of chat %q: %q is not its sender: %w", e.Seq, e.ChatID, e.UserID, chat.ErrForbidden)
 	}
 	typ := chat.EventMessageUpdated
@@ -337,6 +389,9 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 		m.Deleted = true
 		m.Text = ""
 		m.Metadata = nil
+		if m.Sender != e.UserID {
+			m.DeletedBy = e.UserID
+		}
 	} else {
 		at := e.At.UTC()
 		m.Text = e.Text
@@ -388,43 +443,25 @@ func (s *Store) AddMember(ctx context.Context, c chat.MemberChange) (chat.Event,
 	if len(st.chat.Members) >= c.MaxMembers {
 		return chat.Event{}, false, fmt.Errorf("memory: add member to chat %q: it has %d members, the most allowed: %w", c.ChatID, len(st.chat.Members), chat.ErrInvalid)
 	}
+	if _, banned := st.bans[c.UserID]; banned {
+		return chat.Event{}, false, fmt.Errorf("memory: add member %q to chat %q: they are banned: %w", c.UserID, c.ChatID, chat.ErrForbidden)
+	}
 
 	seq := st.record(logEntry{typ: chat.EventMemberAdded, userID: c.UserID}, c.At)
-	st.chat.Members = slices.Insert(st.chat.Members, i, chat.Member{UserID: c.UserID, LastReadSeq: seq})
+	st.chat.Members = slices.Insert(st.chat.Members, i, chat.Member{UserID: c.UserID, LastReadSeq: seq, Role: chat.RoleMember})
+	st.joined[c.UserID] = seq
 	s.join(c.UserID, c.ChatID)
 	return chat.Event{Type: chat.EventMemberAdded, ChatID: c.ChatID, Seq: seq, UserID: c.UserID}, true, nil
 }
 
-// RemoveMember implements chat.Store.
+// RemoveMember implements chat.Store, with the rules of
+// chat.RoleStore.RemoveMemberAs.
 func (s *Store) RemoveMember(ctx context.Context, c chat.MemberChange) (chat.Event, error) {
-	if err := ctx.Err(); err != nil {
+	evs, err := s.RemoveMemberAs(ctx, c)
+	if err != nil {
 		return chat.Event{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, _, err := s.membership(c.ChatID, c.ActorID)
-	if err != nil {
-		return chat.Event{}, fmt.Errorf("memory: remove member: %w", err)
-	}
-	if st.chat.Kind == chat.KindDirect {
-		return chat.Event{}, fmt.Errorf("memory: remove member from chat %q: a direct chat has fixed members: %w", c.ChatID, chat.ErrInvalid)
-	}
-	i, found := st.member(c.UserID)
-	if !found {
-		return chat.Event{}, fmt.Errorf("memory: remove member %q of chat %q: %w", c.UserID, c.ChatID, chat.ErrNotFound)
-	}
-	if c.ActorID != c.UserID && c.ActorID != st.chat.CreatedBy {
-		return chat.Event{}, fmt.Errorf("memory: remove member %q of chat %q: only they or the creator may: %w", c.UserID, c.ChatID, chat.ErrForbidden)
-	}
-
-	seq := st.record(logEntry{typ: chat.EventMemberRemoved, userID: c.UserID}, c.At)
-	st.chat.Members = slices.Delete(st.chat.Members, i, i+1)
-	ids := s.byUser[c.UserID]
-	delete(ids, c.ChatID)
-	if len(ids) == 0 {
-		delete(s.byUser, c.UserID)
-	}
-	return chat.Event{Type: chat.EventMemberRemoved, ChatID: c.ChatID, Seq: seq, UserID: c.UserID}, nil
+	return evs[0], nil
 }
 
 // UnreadCounts implements chat.Store. It walks the messages after each
@@ -516,10 +553,26 @@ func (st *chatState) record(e logEntry, at time.Time) int64 {
 	return st.chat.LastSeq
 }
 
+// recordQuiet appends e to the log as the chat's next event without
+// moving its LastActivityAt, and returns its seq.
+func (st *chatState) recordQuiet(e logEntry) int64 {
+	st.log = append(st.log, e)
+	st.chat.LastSeq = int64(len(st.log))
+	return st.chat.LastSeq
+}
+
 // event returns the event with seq, which must exist.
 func (st *chatState) event(seq int64) chat.Event {
 	e := st.log[seq-1]
-	ev := chat.Event{Type: e.typ, ChatID: st.chat.ID, Seq: seq, UserID: e.userID}
+	ev := chat.Event{Type: e.typ, ChatID: st.chat.ID, Seq: seq, UserID: e.userID, ActorID: e.actorID, Role: e.role}
+	if e.info != nil {
+		info := copyInfo(*e.info)
+		ev.Info = &info
+	}
+	if e.settings != nil {
+		set := copySettings(*e.settings)
+		ev.Settings = &set
+	}
 	switch e.typ {
 	case chat.EventMessageCreated, chat.EventMessageUpdated, chat.EventMessageDeleted:
 		m := copyMessage(st.messages[e.msg])
@@ -532,6 +585,7 @@ func (st *chatState) event(seq int64) chat.Event {
 func (st *chatState) view() chat.Chat {
 	c := st.chat
 	c.Members = slices.Clone(c.Members)
+	c.Metadata = bytes.Clone(c.Metadata)
 	if n := len(st.messages); n > 0 {
 		m := copyMessage(st.messages[n-1])
 		c.LastMessage = &m

@@ -62,7 +62,7 @@ func TestStoreCopies(t *testing.T) {
 	got, err = s.GetChat(ctx, "g1")
 	require.NoError(t, err)
 	require.Equal(t, want, got)
-	require.Equal(t, []chat.Member{{UserID: "alice"}, {UserID: "bob"}}, got.Members)
+	require.Equal(t, []chat.Member{{UserID: "alice", Role: chat.RoleOwner}, {UserID: "bob", Role: chat.RoleMember}}, got.Members)
 	list, err = s.ListChats(ctx, "alice", chat.ChatQuery{Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, []chat.Chat{want}, list)
@@ -170,7 +170,7 @@ func TestStoreCopiesChanges(t *testing.T) {
 	require.Equal(t, wantMessages, msgs)
 	member, err = s.GetMember(ctx, "g1", "carol")
 	require.NoError(t, err)
-	require.Equal(t, chat.Member{UserID: "carol", LastReadSeq: 3}, member)
+	require.Equal(t, chat.Member{UserID: "carol", LastReadSeq: 3, Role: chat.RoleMember}, member)
 }
 
 // TestStoreChangesReturnUTC checks that times passed in another zone come

@@ -43,6 +43,9 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 			EditedAt:  row.EditedAt,
 			Deleted:   row.Deleted.Bool,
 		}.message()
+		if e.Delete && row.Status == "changed" && m.Sender != e.UserID {
+			m.DeletedBy = e.UserID // edit_message recorded it
+		}
 		ev := chat.Event{Type: chat.EventMessageUpdated, ChatID: e.ChatID, Seq: row.Seq.Int64, Message: &m}
 		if e.Delete {
 			ev.Type = chat.EventMessageDeleted
@@ -89,6 +92,8 @@ func (s *Store) AddMember(ctx context.Context, c chat.MemberChange) (chat.Event,
 		return chat.Event{}, false, fmt.Errorf("postgres: %s: chat %q is direct, its members are fixed: %w", op, c.ChatID, chat.ErrInvalid)
 	case "full":
 		return chat.Event{}, false, fmt.Errorf("postgres: %s: chat %q has %d members, the most allowed: %w", op, c.ChatID, c.MaxMembers, chat.ErrInvalid)
+	case "banned":
+		return chat.Event{}, false, fmt.Errorf("postgres: %s: %q is banned from chat %q: %w", op, c.UserID, c.ChatID, chat.ErrForbidden)
 	case "unchanged":
 		return ev, false, nil
 	case "added":
@@ -99,7 +104,8 @@ func (s *Store) AddMember(ctx context.Context, c chat.MemberChange) (chat.Event,
 }
 
 // RemoveMember implements chat.Store, with one call of the remove_member
-// function, which locks the chat's row before any check.
+// function, which locks the chat's row before any check. It follows the
+// rules of chat.RoleStore.RemoveMemberAs, returning the removal only.
 func (s *Store) RemoveMember(ctx context.Context, c chat.MemberChange) (chat.Event, error) {
 	const op = "remove member"
 	row, err := s.batch.write(ctx, &writeItem{kind: writeRemove, chatID: c.ChatID, userID: c.ActorID, other: c.UserID, at: c.At})
@@ -116,7 +122,7 @@ func (s *Store) RemoveMember(ctx context.Context, c chat.MemberChange) (chat.Eve
 	case "no_user":
 		return chat.Event{}, notFound(op, "member %q of chat %q", c.UserID, c.ChatID)
 	case "forbidden":
-		return chat.Event{}, fmt.Errorf("postgres: %s: %q may not remove %q from chat %q: only they or the creator may: %w", op, c.ActorID, c.UserID, c.ChatID, chat.ErrForbidden)
+		return chat.Event{}, fmt.Errorf("postgres: %s: %q may not remove %q from chat %q: only they or whoever outranks them may: %w", op, c.ActorID, c.UserID, c.ChatID, chat.ErrForbidden)
 	case "removed":
 		return chat.Event{Type: chat.EventMemberRemoved, ChatID: c.ChatID, Seq: row.Seq.Int64, UserID: c.UserID}, nil
 	}

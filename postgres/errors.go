@@ -57,7 +57,9 @@ func unavailable(err error) bool {
 	}
 	if pqErr := pq.As(err); pqErr != nil {
 		switch pqErr.Code {
-		case pqerror.AdminShutdown, pqerror.CrashShutdown, pqerror.CannotConnectNow:
+		case pqerror.AdminShutdown, pqerror.CrashShutdown, pqerror.CannotConnectNow,
+			// The server is at max_connections: a session may free up.
+			pqerror.TooManyConnections:
 			return true
 		}
 		return pqErr.Code.Class() == pqerror.ClassConnectionException

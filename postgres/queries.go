@@ -41,7 +41,7 @@ func newQueries(schema string) queries {
 		getChat:           r.Replace(chatSQL + ` WHERE c.id = $1`),
 		getMember:         r.Replace(getMemberSQL),
 		listChats:         r.Replace(strings.Replace(listChatsSQL, "{after}", "", 1)),
-		listChatsAfter:    r.Replace(strings.Replace(listChatsSQL, "{after}", "AND (c.last_activity_at, c.id) < ($3, $4)", 1)),
+		listChatsAfter:    r.Replace(strings.Replace(listChatsSQL, "{after}", "AND (um.pinned, c.last_activity_at, c.id) < ($6, $4, $5)", 1)),
 		chatIDs:           r.Replace(chatIDsSQL),
 		countChats:        r.Replace(countChatsSQL),
 		lastSeqs:          r.Replace(lastSeqsSQL),
@@ -60,7 +60,7 @@ func newQueries(schema string) queries {
 }
 
 // messageColumnsSQL are the columns of a messageRow, from messages m.
-const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted`
+const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by`
 
 // createChatSQL inserts a chat and its members ($7, a text[]) in one
 // statement and returns how many chats it inserted: 0 when the direct key
@@ -78,19 +78,22 @@ WITH chat AS (
 SELECT count(*) FROM chat`
 
 // chatDetailsSQL adds to a chat c its members, sorted, with their read
-// markers, and its last message, as the columns of a chatRow. The last
-// message is the first entry of the primary key read backwards.
+// markers and roles, and its last message, as the columns of a chatRow.
+// The last message is the first entry of the primary key read backwards.
 const chatDetailsSQL = `
 	coalesce(mem.ids, '{}') AS member_ids, coalesce(mem.reads, '{}') AS member_reads,
+	coalesce(mem.roles, '{}') AS member_roles,
 	lm.seq AS m_seq, lm.sender AS m_sender, lm.text AS m_text, lm.client_id AS m_client_id,
-	lm.metadata AS m_metadata, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at, lm.deleted AS m_deleted
+	lm.metadata AS m_metadata, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at, lm.deleted AS m_deleted,
+	lm.deleted_by AS m_deleted_by
 FROM {chat} c
 CROSS JOIN LATERAL (
-	SELECT array_agg(m.user_id ORDER BY m.user_id) AS ids, array_agg(m.last_read_seq ORDER BY m.user_id) AS reads
+	SELECT array_agg(m.user_id ORDER BY m.user_id) AS ids, array_agg(m.last_read_seq ORDER BY m.user_id) AS reads,
+		array_agg({schema}.effective_role(c.kind, m.role, m.user_id, c.created_by) ORDER BY m.user_id) AS roles
 	FROM {schema}.members m WHERE m.chat_id = c.id
 ) mem
 LEFT JOIN LATERAL (
-	SELECT m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted
+	SELECT m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by
 	FROM {schema}.messages m WHERE m.chat_id = c.id
 	ORDER BY m.seq DESC
 	LIMIT 1
@@ -98,25 +101,29 @@ LEFT JOIN LATERAL (
 
 // chatSQL selects chats with their details; a WHERE clause on c follows.
 var chatSQL = `
-SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at,` +
+SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at, c.metadata,` +
 	strings.Replace(chatDetailsSQL, "{chat}", "{schema}.chats", 1)
 
 const getMemberSQL = `
-SELECT user_id, last_read_seq FROM {schema}.members WHERE chat_id = $1 AND user_id = $2`
+SELECT m.user_id, m.last_read_seq, {schema}.effective_role(c.kind, m.role, m.user_id, c.created_by) AS role
+FROM {schema}.members m JOIN {schema}.chats c ON c.id = m.chat_id
+WHERE m.chat_id = $1 AND m.user_id = $2`
 
 // listChatsSQL picks a page of the user's chats first and only then reads
-// the members and last messages of the chats on it. {after} is empty for
-// the first page.
+// the members and last messages of the chats on it: the user's pinned
+// chats first, then by activity. $3 filters archived chats: ” keeps
+// every chat, 'exclude' and 'only' as chat.ArchivedFilter says. {after} is
+// empty for the first page.
 var listChatsSQL = `
 SELECT c.*,` + strings.Replace(chatDetailsSQL, "{chat}", `(
-	SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at
+	SELECT c.id, c.kind, c.title, c.created_by, c.created_at, c.last_seq, c.last_activity_at, c.metadata, um.pinned
 	FROM {schema}.members um
 	JOIN {schema}.chats c ON c.id = um.chat_id
-	WHERE um.user_id = $1 {after}
-	ORDER BY c.last_activity_at DESC, c.id DESC
+	WHERE um.user_id = $1 AND ($3 = '' OR um.archived = ($3 = 'only')) {after}
+	ORDER BY um.pinned DESC, c.last_activity_at DESC, c.id DESC
 	LIMIT $2
 )`, 1) + `
-ORDER BY c.last_activity_at DESC, c.id DESC`
+ORDER BY c.pinned DESC, c.last_activity_at DESC, c.id DESC`
 
 const chatIDsSQL = `
 SELECT chat_id FROM {schema}.members WHERE user_id = $1`
@@ -164,16 +171,17 @@ ORDER BY seq`
 // key. Message events carry their message's current row.
 const listEventsSQL = `
 SELECT * FROM (
-	(SELECT m.seq, 'message.created' AS type, NULL AS user_id,
+	(SELECT m.seq, 'message.created' AS type, NULL AS user_id, NULL AS actor_id, NULL::json AS data,
 		m.seq AS m_seq, m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id,
-		m.metadata AS m_metadata, m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted AS m_deleted
+		m.metadata AS m_metadata, m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted AS m_deleted,
+		m.deleted_by AS m_deleted_by
 	FROM {schema}.messages m
 	WHERE m.chat_id = $1 AND m.seq > $2
 	ORDER BY m.seq
 	LIMIT $3)
 	UNION ALL
-	(SELECT e.seq, e.type, e.user_id,
-		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted
+	(SELECT e.seq, e.type, e.user_id, e.actor_id, e.data,
+		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by
 	FROM {schema}.events e
 	LEFT JOIN {schema}.messages m ON m.chat_id = e.chat_id AND m.seq = e.message_seq
 	WHERE e.chat_id = $1 AND e.seq > $2

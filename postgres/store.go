@@ -21,8 +21,11 @@ import (
 )
 
 var (
-	_ chat.Store       = (*Store)(nil)
-	_ chat.ChatCounter = (*Store)(nil)
+	_ chat.Store         = (*Store)(nil)
+	_ chat.ChatCounter   = (*Store)(nil)
+	_ chat.RoleStore     = (*Store)(nil)
+	_ chat.SettingsStore = (*Store)(nil)
+	_ chat.BlockStore    = (*Store)(nil)
 )
 
 // DefaultSchema is the schema that holds the tables when Config.Schema is
@@ -43,6 +46,15 @@ type Config struct {
 	// server's connection limit (see the package documentation). Nil
 	// discards them, as chat.Config.Logger does.
 	Logger *slog.Logger
+
+	// SearchConfig is the PostgreSQL text search configuration that
+	// message search splits and normalises words with, such as 'english'
+	// to find other forms of a word and skip stop words: a plain
+	// lower-case name, optionally qualified by its schema. Empty means
+	// DefaultSearchConfig ('simple'), the one migration 005 builds the
+	// index for; another needs an index of its own (see docs/postgres.md,
+	// "Search").
+	SearchConfig string
 }
 
 var plainIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -76,9 +88,10 @@ func (c Config) schema() (string, error) {
 // returns at once; the write then happens entirely or not at all. Call
 // Close when shutting down, before closing db.
 type Store struct {
-	db    *sqlx.DB
-	q     queries
-	batch batcher
+	db     *sqlx.DB
+	q      queries
+	batch  batcher
+	search searchQueries
 }
 
 // New returns a Store that keeps its tables in cfg.Schema of db, which must
@@ -99,8 +112,13 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	searchConfig, err := cfg.searchConfig()
+	if err != nil {
+		return nil, err
+	}
 	checkPool(db.DB, log)
 	s := &Store{db: db, q: newQueries(schema)}
+	s.search = newSearchQueries(s.q.fill, searchConfig)
 	s.batch.s = s
 	return s, nil
 }
@@ -117,6 +135,9 @@ type chatRow struct {
 	LastActivityAt time.Time      `db:"last_activity_at"`
 	MemberIDs      pq.StringArray `db:"member_ids"`
 	MemberReads    pq.Int64Array  `db:"member_reads"`
+	MemberRoles    pq.StringArray `db:"member_roles"`
+	Metadata       []byte         `db:"metadata"`
+	Pinned         bool           `db:"pinned"` // for the viewer, in chat lists
 	optionalMessage
 }
 
@@ -133,22 +154,26 @@ func (r chatRow) chat() chat.Chat {
 		LastMessage:    r.message(r.ID),
 	}
 	for i, id := range r.MemberIDs {
-		c.Members[i] = chat.Member{UserID: id, LastReadSeq: r.MemberReads[i]}
+		c.Members[i] = chat.Member{UserID: id, LastReadSeq: r.MemberReads[i], Role: chat.Role(r.MemberRoles[i])}
+	}
+	if r.Metadata != nil {
+		c.Metadata = json.RawMessage(r.Metadata)
 	}
 	return c
 }
 
 // messageRow is a row of messages.
 type messageRow struct {
-	ChatID    string       `db:"chat_id"`
-	Seq       int64        `db:"seq"`
-	Sender    string       `db:"sender"`
-	Text      string       `db:"text"`
-	ClientID  string       `db:"client_id"`
-	Metadata  []byte       `db:"metadata"` // database/sql copies into []byte; json.RawMessage would alias the driver's buffer.
-	CreatedAt time.Time    `db:"created_at"`
-	EditedAt  sql.NullTime `db:"edited_at"`
-	Deleted   bool         `db:"deleted"`
+	ChatID    string         `db:"chat_id"`
+	Seq       int64          `db:"seq"`
+	Sender    string         `db:"sender"`
+	Text      string         `db:"text"`
+	ClientID  string         `db:"client_id"`
+	Metadata  []byte         `db:"metadata"` // database/sql copies into []byte; json.RawMessage would alias the driver's buffer.
+	CreatedAt time.Time      `db:"created_at"`
+	EditedAt  sql.NullTime   `db:"edited_at"`
+	Deleted   bool           `db:"deleted"`
+	DeletedBy sql.NullString `db:"deleted_by"`
 }
 
 func (r messageRow) message() chat.Message {
@@ -160,6 +185,7 @@ func (r messageRow) message() chat.Message {
 		ClientID:  r.ClientID,
 		CreatedAt: r.CreatedAt.UTC(),
 		Deleted:   r.Deleted,
+		DeletedBy: r.DeletedBy.String,
 	}
 	if r.Metadata != nil {
 		m.Metadata = json.RawMessage(r.Metadata)
@@ -183,6 +209,7 @@ type optionalMessage struct {
 	CreatedAt sql.NullTime   `db:"m_created_at"`
 	EditedAt  sql.NullTime   `db:"m_edited_at"`
 	Deleted   sql.NullBool   `db:"m_deleted"`
+	DeletedBy sql.NullString `db:"m_deleted_by"`
 }
 
 // message returns the message of chatID, or nil if there is none.
@@ -200,15 +227,18 @@ func (r optionalMessage) message(chatID string) *chat.Message {
 		CreatedAt: r.CreatedAt.Time,
 		EditedAt:  r.EditedAt,
 		Deleted:   r.Deleted.Bool,
+		DeletedBy: r.DeletedBy,
 	}.message()
 	return &m
 }
 
 // eventRow is an event of the log that ListEvents reads.
 type eventRow struct {
-	Seq    int64          `db:"seq"`
-	Type   string         `db:"type"`
-	UserID sql.NullString `db:"user_id"`
+	Seq     int64          `db:"seq"`
+	Type    string         `db:"type"`
+	UserID  sql.NullString `db:"user_id"`
+	ActorID sql.NullString `db:"actor_id"`
+	Data    []byte         `db:"data"`
 	optionalMessage
 }
 
@@ -284,6 +314,7 @@ func (s *Store) GetMember(ctx context.Context, chatID, userID string) (chat.Memb
 	var row struct {
 		UserID      string `db:"user_id"`
 		LastReadSeq int64  `db:"last_read_seq"`
+		Role        string `db:"role"`
 	}
 	if err := s.db.GetContext(ctx, &row, s.q.getMember, chatID, userID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -291,7 +322,7 @@ func (s *Store) GetMember(ctx context.Context, chatID, userID string) (chat.Memb
 		}
 		return chat.Member{}, wrapErr(op, err)
 	}
-	return chat.Member{UserID: row.UserID, LastReadSeq: row.LastReadSeq}, nil
+	return chat.Member{UserID: row.UserID, LastReadSeq: row.LastReadSeq, Role: chat.Role(row.Role)}, nil
 }
 
 // ListChats implements chat.Store.
@@ -303,9 +334,10 @@ func (s *Store) ListChats(ctx context.Context, userID string, q chat.ChatQuery) 
 	var rows []chatRow
 	var err error
 	if q.After == nil {
-		err = s.db.SelectContext(ctx, &rows, s.q.listChats, userID, q.Limit)
+		err = s.db.SelectContext(ctx, &rows, s.q.listChats, userID, q.Limit, string(q.Archived))
 	} else {
-		err = s.db.SelectContext(ctx, &rows, s.q.listChatsAfter, userID, q.Limit, q.After.LastActivityAt, q.After.ChatID)
+		err = s.db.SelectContext(ctx, &rows, s.q.listChatsAfter, userID, q.Limit, string(q.Archived),
+			q.After.LastActivityAt, q.After.ChatID, q.After.Pinned)
 	}
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -500,13 +532,11 @@ func (s *Store) ListEvents(ctx context.Context, chatID string, afterSeq int64, l
 	}
 	events := make([]chat.Event, len(rows))
 	for i, r := range rows {
-		events[i] = chat.Event{
-			Type:    chat.EventType(r.Type),
-			ChatID:  chatID,
-			Seq:     r.Seq,
-			UserID:  r.UserID.String,
-			Message: r.message(chatID),
+		ev, err := r.event(chatID)
+		if err != nil {
+			return nil, wrapErr("list events", err)
 		}
+		events[i] = ev
 	}
 	return events, nil
 }

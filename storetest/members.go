@@ -19,7 +19,7 @@ func testAddMember(f *fixture) {
 	require.Equal(f.t, int64(3), f.addMember("g1", "bob", "carol", f.at(3)))
 	m, err := f.store.GetMember(f.ctx, "g1", "carol")
 	require.NoError(f.t, err, "GetMember of an added member")
-	require.Equal(f.t, chat.Member{UserID: "carol", LastReadSeq: 3}, m)
+	require.Equal(f.t, chat.Member{UserID: "carol", LastReadSeq: 3}, withoutRole(m))
 
 	// The new member sees the chat, in its place by activity, and may
 	// write in it.
@@ -128,7 +128,7 @@ func testAddMemberAgainAfterRemoval(f *fixture) {
 	require.Equal(f.t, int64(5), f.addMember("g1", "alice", "bob", f.at(5)))
 	m, err := f.store.GetMember(f.ctx, "g1", "bob")
 	require.NoError(f.t, err)
-	require.Equal(f.t, chat.Member{UserID: "bob", LastReadSeq: 5}, m)
+	require.Equal(f.t, chat.Member{UserID: "bob", LastReadSeq: 5}, withoutRole(m))
 	require.Equal(f.t, []string{"g1"}, f.chatIDs("bob"))
 	require.Equal(f.t, int64(6), f.send("g1", "bob", f.at(6)).Seq)
 }
@@ -238,6 +238,9 @@ func testRemoveFromDirectChat(f *fixture) {
 }
 
 func testRemoveCreatorLeaves(f *fixture) {
+	if _, ok := f.store.(chat.RoleStore); ok {
+		f.t.Skip("a chat.RoleStore passes ownership on when the last owner leaves: see the Roles suite")
+	}
 	f.group("g1", f.at(0), "alice", "bob", "carol")
 	f.removeMember("g1", "alice", "alice", f.at(1))
 	requireRemoved(f, "g1", "alice")

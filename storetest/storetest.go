@@ -18,9 +18,10 @@ import (
 )
 
 // Run checks that the stores returned by newStore keep every clause of the
-// chat.Store contract, and of the optional abilities (chat.ChatCounter)
-// they have, each in its own subtest (CreateChat/..., AppendMessage/...
-// and so on), so that -run can select them.
+// chat.Store contract, and of the optional abilities (chat.ChatCounter,
+// chat.ChatIDsBatcher, chat.RoleStore, chat.SettingsStore,
+// chat.BlockStore) they have, each in its own subtest (CreateChat/...,
+// AppendMessage/... and so on), so that -run can select them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
 // return an empty store that shares no data with any other store it has
@@ -143,6 +144,9 @@ var suite = []struct {
 	{"CountChats", []subtest{
 		{"CountsEveryChatOfEachUser", testCountChats},
 	}},
+	{"ChatIDsOf", []subtest{
+		{"ReturnsEveryChatOfEachUser", testChatIDsOf},
+	}},
 	{"LastSeqs", []subtest{
 		{"ReturnsExistingChats", testLastSeqs},
 	}},
@@ -151,4 +155,7 @@ var suite = []struct {
 		{"CancelledWritesFailWholly", testCancelledWrites},
 		{"CancelledChangesFailWholly", testCancelledChangesFailWholly},
 	}},
+	{"Roles", rolesTests},
+	{"Settings", settingsTests},
+	{"Blocks", blocksTests},
 }

@@ -96,6 +96,14 @@ test('two users chat: create, both ways, edit, delete, receipts, unread badges, 
   await b.waitForFunction(() => !document.querySelector('#chat-members')!.textContent!.includes('carol'), undefined, { polling: 50 });
   await seeText(a, '#chat-members', 'alice, bob');
 
+  // Roles: alice, the creator, owns the group; she makes bob an admin, and
+  // bob's page shows it and lets him delete alice's messages.
+  await seeText(a, '#member-list li[data-user-id="alice"] .role', 'owner');
+  await a.click('#member-list li[data-user-id="bob"] button[aria-label="make bob admin"]');
+  await b.click('#members-toggle');
+  await seeText(b, '#member-list li[data-user-id="bob"] .role', 'admin');
+  await seeText(b, '#message-list li.msg:first-child .meta', 'delete');
+
   // bob reloads: the chat that was open comes back, with nothing twice.
   await b.reload();
   await connected(b);

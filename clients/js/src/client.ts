@@ -3,6 +3,8 @@ import { ChatError } from './errors.js';
 import { browserStorage, loadPositions, savePositions, type PositionStorage, type Positions } from './storage.js';
 import {
   persistedTypes,
+  type Ban,
+  type Block,
   type Chat,
   type ChatEvent,
   type ChatPage,
@@ -10,13 +12,20 @@ import {
   type ListChatsOptions,
   type ListMembersOptions,
   type ListMessagesOptions,
+  type Member,
   type MemberPage,
   type PresencePage,
+  type MemberSettings,
   type Message,
   type MessagePage,
   type PersistedEvent,
   type ReadMarker,
+  type Role,
+  type SearchOptions,
+  type SearchPage,
   type SendMessageRequest,
+  type SettingsRequest,
+  type UpdateChatRequest,
 } from './types.js';
 
 /** The part of the WebSocket API the client uses; browsers' and the `ws` package's both fit. */
@@ -464,7 +473,7 @@ export class ChatClient {
 
   /** listChats returns a page of the user's chats, most recent activity first. */
   listChats(opts: ListChatsOptions = {}): Promise<ChatPage> {
-    return this.request('GET', '/chats' + query({ limit: opts.limit, cursor: opts.cursor }));
+    return this.request('GET', '/chats' + query({ limit: opts.limit, cursor: opts.cursor, archived: opts.archived }));
   }
 
   /** getChat returns a chat; a ChatError with code `not_found` if it is gone or the user is not in it. */
@@ -540,6 +549,61 @@ export class ChatClient {
   /** removeMember removes a user from a group; the user's own id leaves it. */
   async removeMember(chatId: string, userId: string): Promise<void> {
     await this.request<null>('DELETE', `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`);
+  }
+
+  /** setRole changes a member's role in a group (owners only; anyone may lower their own). */
+  setRole(chatId: string, userId: string, role: Role): Promise<Member> {
+    return this.request('PATCH', `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`, { role });
+  }
+
+  /** updateChat renames a group or changes its metadata (owners and admins). */
+  updateChat(chatId: string, req: UpdateChatRequest): Promise<Chat> {
+    return this.request('PATCH', chatPath(chatId), req);
+  }
+
+  /** ban removes a user from a group, if a member, and keeps them from being added back. */
+  async ban(chatId: string, userId: string): Promise<void> {
+    await this.request<null>('POST', chatPath(chatId) + '/bans', { user_id: userId });
+  }
+
+  /** unban lifts a user's ban from a group. */
+  async unban(chatId: string, userId: string): Promise<void> {
+    await this.request<null>('DELETE', `${chatPath(chatId)}/bans/${encodeURIComponent(userId)}`);
+  }
+
+  /** listBans returns the users banned from a group (owners and admins). */
+  async listBans(chatId: string): Promise<Ban[]> {
+    return (await this.request<{ bans: Ban[] }>('GET', chatPath(chatId) + '/bans')).bans;
+  }
+
+  /** updateSettings changes the user's own settings of a chat; their other devices get member.settings. */
+  updateSettings(chatId: string, req: SettingsRequest): Promise<MemberSettings> {
+    return this.request('PATCH', chatPath(chatId) + '/settings', req);
+  }
+
+  /** block blocks a user: no direct messages either way until unblock. */
+  async block(userId: string): Promise<void> {
+    await this.request<null>('POST', '/blocks', { user_id: userId });
+  }
+
+  /** unblock lifts the user's block of another. */
+  async unblock(userId: string): Promise<void> {
+    await this.request<null>('DELETE', '/blocks/' + encodeURIComponent(userId));
+  }
+
+  /** listBlocks returns the users the user blocks. */
+  async listBlocks(): Promise<Block[]> {
+    return (await this.request<{ blocks: Block[] }>('GET', '/blocks')).blocks;
+  }
+
+  /**
+   * search finds the messages of the caller's chats (or of `opts.chatId`)
+   * that have every word of `q` at the start of one of their words,
+   * newest first; page with `next_cursor`. A server whose Store cannot
+   * search fails it with a ChatError of code `not_implemented` (501).
+   */
+  search(q: string, opts: SearchOptions = {}): Promise<SearchPage> {
+    return this.request('GET', '/search' + query({ q, chat_id: opts.chatId, limit: opts.limit, cursor: opts.cursor }));
   }
 
   /** newClientId returns a random UUID for a message's client_id. */

@@ -51,6 +51,8 @@ export function describeError(err: unknown): string {
       return 'That is too long.';
     case 'unavailable':
       return 'The chat server is busy or restarting. Try again in a moment.';
+    case 'not_implemented':
+      return 'The chat server does not offer this.';
     case 'invalid_request':
       return err.message ? capitalize(err.message) + '.' : 'The server did not accept that.';
     default:

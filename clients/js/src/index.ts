@@ -16,6 +16,8 @@ export type {
 export { ChatStore, chatTitle, newer, seenBy } from './store.js';
 export type { ChatStoreOptions, ChatStoreState, LostChats, PendingMessage, Room } from './store.js';
 export { ChatError, describeError } from './errors.js';
+export { highlightSegments } from './search.js';
+export type { TextSegment } from './search.js';
 export { MemoryStorage, browserStorage } from './storage.js';
 export type { PositionStorage, Positions } from './storage.js';
 export { backoffDelay, closePolicy } from './backoff.js';

@@ -5,6 +5,25 @@ export interface AddMemberRequest {
   user_id: ID;
 }
 
+export interface Ban {
+  at: Time;
+  banned_by: ID;
+  user_id: ID;
+}
+
+export interface BanList {
+  bans: Ban[];
+}
+
+export interface Block {
+  at: Time;
+  user_id: ID;
+}
+
+export interface BlockList {
+  blocks: Block[];
+}
+
 export interface Chat {
   created_at: Time;
   created_by: ID;
@@ -27,6 +46,10 @@ export interface Chat {
   title: string;
   /** The caller's unread messages from other senders, deleted ones excluded. */
   unread_count: number;
+  /** The group's metadata object (an avatar URL, a description); absent when none. */
+  metadata?: Record<string, unknown>;
+  /** The caller's own settings of the chat; absent when they set none. */
+  settings?: MemberSettings;
 }
 
 export interface ChatPage {
@@ -58,7 +81,7 @@ export interface ErrorBody {
 }
 
 /** Switch on this; the message is for humans and may change. */
-export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "unavailable" | "not_implemented";
+export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "not_implemented" | "unavailable";
 
 /** Non-empty valid UTF-8 of at most 128 bytes (`Limits.MaxIDBytes`) without control characters. */
 export type ID = string;
@@ -73,12 +96,23 @@ export interface Member {
   user_id: ID;
   /** Present only when the host's user directory knows the user's name. */
   display_name?: string;
+  /** The member's role in a group, when the Store keeps roles; absent otherwise and in direct chats. */
+  role?: Role;
 }
 
 export interface MemberPage {
   /** Whether members after the last one exist. */
   has_more: boolean;
   members: Member[];
+}
+
+export interface MemberSettings {
+  archived: boolean;
+  /** Push notifications are off, until `muted_until` or for good without it. Unread counts still count. */
+  muted: boolean;
+  /** Pinned chats come first in chat lists. */
+  pinned: boolean;
+  muted_until?: Time;
 }
 
 export interface Message {
@@ -93,6 +127,8 @@ export interface Message {
   seq: number;
   /** `""` on a tombstone. */
   text: string;
+  /** On a tombstone, the owner or admin who deleted another member's message. */
+  deleted_by?: ID;
   /** Present only on an edited message, the time of its latest edit. */
   edited_at?: Time;
 }
@@ -126,6 +162,23 @@ export interface ReadMarker {
   user_id: ID;
 }
 
+export type Role = "owner" | "admin" | "member";
+
+export interface SearchHit {
+  /**
+   * The parts of `message.text` that matched, in order and without overlap. Render the text as text and
+   * wrap these ranges yourself: the server sends no markup, so a message cannot inject HTML.
+   */
+  highlights: TextRange[];
+  message: Message;
+}
+
+export interface SearchPage {
+  hits: SearchHit[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
 export interface SendMessageRequest {
   /** Valid UTF-8 without NUL, at least one non-whitespace character, at most 4000 code points. */
   text: string;
@@ -135,8 +188,33 @@ export interface SendMessageRequest {
   metadata?: Record<string, unknown> | null;
 }
 
+export interface SetRoleRequest {
+  role: Role;
+}
+
+export interface SettingsRequest {
+  archived?: boolean;
+  muted?: boolean;
+  /** With muted true, when the mute ends; absent mutes for good. */
+  muted_until?: Time;
+  pinned?: boolean;
+}
+
+/** `text.slice(start, end)` in JavaScript: offsets in UTF-16 code units, `start` inclusive, `end` exclusive. */
+export interface TextRange {
+  end: number;
+  start: number;
+}
+
 /** RFC 3339 in UTC with up to microsecond precision, e.g. `2026-11-28T04:43:26.274846Z`. */
 export type Time = string;
+
+export interface UpdateChatRequest {
+  /** The new metadata object, at most 4 KiB; null clears it. */
+  metadata?: Record<string, unknown> | null;
+  /** The new title, at most 200 code points. */
+  title?: string;
+}
 
 /** The REST operations, by operationId. Paths are relative to where the host mounts the handler. */
 export interface Operations {
@@ -156,6 +234,42 @@ export interface Operations {
       415: ErrorReply<"unsupported_media_type">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Ban a user from a group */
+  banUser: {
+    method: "POST";
+    path: "/chats/{chat_id}/bans";
+    body: AddMemberRequest;
+    responses: {
+      204: void;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Block a user */
+  blockUser: {
+    method: "POST";
+    path: "/blocks";
+    body: AddMemberRequest;
+    responses: {
+      204: void;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };
@@ -225,11 +339,39 @@ export interface Operations {
       503: ErrorReply<"unavailable">;
     };
   };
+  /** List the users banned from a group */
+  listBans: {
+    method: "GET";
+    path: "/chats/{chat_id}/bans";
+    responses: {
+      200: BanList;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** List the users the caller blocks */
+  listBlocks: {
+    method: "GET";
+    path: "/blocks";
+    responses: {
+      200: BlockList;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
   /** List the caller's chats */
   listChats: {
     method: "GET";
     path: "/chats";
-    query: { limit?: number; cursor?: string };
+    query: { limit?: number; cursor?: string; archived?: "include" | "exclude" | "only" };
     responses: {
       200: ChatPage;
       400: ErrorReply<"invalid_request">;
@@ -313,6 +455,21 @@ export interface Operations {
       503: ErrorReply<"unavailable">;
     };
   };
+  /** Search the messages of the caller's chats */
+  searchMessages: {
+    method: "GET";
+    path: "/search";
+    query: { q?: string; chat_id?: ID; limit?: number; cursor?: string };
+    responses: {
+      200: SearchPage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
   /** Send a message */
   sendMessage: {
     method: "POST";
@@ -330,6 +487,97 @@ export interface Operations {
       422: ErrorReply<"rejected">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Change a member's role */
+  setRole: {
+    method: "PATCH";
+    path: "/chats/{chat_id}/members/{user_id}";
+    body: SetRoleRequest;
+    responses: {
+      200: Member;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      409: ErrorReply<"conflict">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Lift a ban */
+  unbanUser: {
+    method: "DELETE";
+    path: "/chats/{chat_id}/bans/{user_id}";
+    responses: {
+      204: void;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Unblock a user */
+  unblockUser: {
+    method: "DELETE";
+    path: "/blocks/{user_id}";
+    responses: {
+      204: void;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Rename a group or change its metadata */
+  updateChat: {
+    method: "PATCH";
+    path: "/chats/{chat_id}";
+    body: UpdateChatRequest;
+    responses: {
+      200: Chat;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Change the caller's own settings of a chat */
+  updateSettings: {
+    method: "PATCH";
+    path: "/chats/{chat_id}/settings";
+    body: SettingsRequest;
+    responses: {
+      200: MemberSettings;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };

@@ -1,6 +1,16 @@
 import type { ChatClient, ConnectionStatus } from './client.js';
 import { ChatError } from './errors.js';
-import type { Chat, ChatEvent, CreateChatRequest, Message, PersistedEvent, Presence } from './types.js';
+import type {
+  Chat,
+  ChatEvent,
+  CreateChatRequest,
+  Message,
+  PersistedEvent,
+  Presence,
+  Role,
+  SettingsRequest,
+  UpdateChatRequest,
+} from './types.js';
 
 /** A message the user sent that the server has not confirmed. */
 export interface PendingMessage {
@@ -199,7 +209,10 @@ export class ChatStore {
     if (!this.chatList) {
       this.chatList = Object.freeze(
         [...this.chats.values()].sort(
-          (a, b) => Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+          (a, b) =>
+            Number(b.settings?.pinned ?? false) - Number(a.settings?.pinned ?? false) ||
+            Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) ||
+            (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
         ),
       );
     }
@@ -476,6 +489,25 @@ export class ChatStore {
       case 'member.removed':
         next.members = c.members.filter((x) => x.user_id !== ev.user_id);
         next.last_activity_at = new Date().toISOString();
+        break;
+      case 'member.role':
+        next.members = c.members.map((x) => (x.user_id === ev.user_id ? { ...x, role: ev.role } : x));
+        next.last_activity_at = new Date().toISOString();
+        break;
+      case 'chat.updated':
+        next.title = ev.info.title;
+        if (ev.info.metadata) next.metadata = ev.info.metadata;
+        else delete next.metadata;
+        next.last_activity_at = new Date().toISOString();
+        break;
+      case 'member.banned':
+      case 'member.unbanned':
+        next.last_activity_at = new Date().toISOString();
+        break;
+      case 'member.settings':
+        // The user's own, from another device; it moves no chat in the list.
+        // Another member's comes without settings: it moves last_seq alone.
+        if (ev.user_id === this.me && ev.settings) next.settings = ev.settings;
         break;
     }
     this.chats.set(c.id, Object.freeze(next));
@@ -814,6 +846,30 @@ export class ChatStore {
     this.changed();
   }
 
+  /** setRole changes a member's role; the member.role event updates the chat. */
+  async setRole(chatId: string, userId: string, role: Role): Promise<void> {
+    await this.client.setRole(chatId, userId, role);
+  }
+
+  /** ban removes a user from a group and keeps them out until unbanned. */
+  async ban(chatId: string, userId: string): Promise<void> {
+    await this.client.ban(chatId, userId);
+  }
+
+  /** updateChat renames a group or changes its metadata. */
+  async updateChat(chatId: string, req: UpdateChatRequest): Promise<void> {
+    this.mergeChat(await this.client.updateChat(chatId, req));
+  }
+
+  /** updateSettings changes the user's own settings of a chat (pinned chats sort first). */
+  async updateSettings(chatId: string, req: SettingsRequest): Promise<void> {
+    const settings = await this.client.updateSettings(chatId, req);
+    const c = this.chats.get(chatId);
+    if (!c) return;
+    this.chats.set(chatId, Object.freeze({ ...c, settings }));
+    this.chatsChanged();
+  }
+
   /** typing tells the others the user is typing; call it on every keystroke. */
   typingIn(chatId: string): void {
     this.client.typing(chatId);
@@ -895,13 +951,18 @@ function readSeq(c: Chat, user: string): number {
   return c.members.find((m) => m.user_id === user)?.last_read_seq ?? 0;
 }
 
-function pickActivity(c: Chat): Pick<Chat, 'last_seq' | 'last_activity_at' | 'last_message' | 'members' | 'unread_count'> {
+function pickActivity(
+  c: Chat,
+): Pick<Chat, 'last_seq' | 'last_activity_at' | 'last_message' | 'members' | 'unread_count' | 'title' | 'metadata' | 'settings'> {
   return {
     last_seq: c.last_seq,
     last_activity_at: c.last_activity_at,
     last_message: c.last_message,
     members: c.members,
     unread_count: c.unread_count,
+    title: c.title,
+    metadata: c.metadata,
+    settings: c.settings,
   };
 }
 

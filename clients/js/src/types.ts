@@ -8,6 +8,21 @@ export interface Member {
   last_read_seq: number;
   /** Present only when the host app has a user directory that knows the name. */
   display_name?: string;
+  /** The member's role in a group, when the server keeps roles; absent in direct chats. */
+  role?: Role;
+}
+
+/** A member's role in a group: owners and admins moderate, owners change roles. */
+export type Role = 'owner' | 'admin' | 'member';
+
+/** The caller's own settings of a chat; only they see them. */
+export interface MemberSettings {
+  /** Push notifications off, until `muted_until` or for good without it. */
+  muted: boolean;
+  muted_until?: string;
+  archived: boolean;
+  /** Pinned chats come first in the chat list. */
+  pinned: boolean;
 }
 
 /** A message, or the tombstone of a deleted one (`deleted: true`, `text: ""`). */
@@ -25,6 +40,8 @@ export interface Message {
   /** The time of the latest edit; absent on a message never edited. */
   edited_at?: string;
   deleted: boolean;
+  /** On a tombstone, the owner or admin who deleted another member's message. */
+  deleted_by?: string;
 }
 
 /** A chat as the REST API and `chat.created` events describe it. */
@@ -50,6 +67,38 @@ export interface Chat {
   last_message: Message | null;
   /** The caller's unread messages. */
   unread_count: number;
+  /** The group's metadata object (an avatar URL, a description), when it has one. */
+  metadata?: Record<string, unknown>;
+  /** The caller's own settings, when any is on. */
+  settings?: MemberSettings;
+}
+
+/** The body of `PATCH /chats/{chat_id}`: the fields present change; metadata null clears it. */
+export interface UpdateChatRequest {
+  title?: string;
+  metadata?: Record<string, unknown> | null;
+}
+
+/** The body of `PATCH /chats/{chat_id}/settings`: the fields present change. */
+export interface SettingsRequest {
+  muted?: boolean;
+  /** With muted true: when the mute ends. */
+  muted_until?: string;
+  archived?: boolean;
+  pinned?: boolean;
+}
+
+/** A user banned from a group. */
+export interface Ban {
+  user_id: string;
+  banned_by: string;
+  at: string;
+}
+
+/** A user the caller blocks. */
+export interface Block {
+  user_id: string;
+  at: string;
 }
 
 /** The body of `POST /chats`. */
@@ -93,6 +142,8 @@ export interface ReadMarker {
 export interface ListChatsOptions {
   limit?: number;
   cursor?: string;
+  /** `exclude` leaves out the caller's archived chats, `only` lists them alone. */
+  archived?: 'include' | 'exclude' | 'only';
 }
 
 /** A page of `GET /chats/{chat_id}/members`: members by user_id after `after`. */
@@ -151,13 +202,57 @@ export interface MemberRemovedEvent {
   user_id: string;
 }
 
+/** `user_id`'s role became `role`, by `actor_id`. */
+export interface MemberRoleEvent {
+  type: 'member.role';
+  chat_id: string;
+  seq: number;
+  user_id: string;
+  actor_id: string;
+  role: Role;
+}
+
+/** `member.banned` or `member.unbanned`: `actor_id` banned `user_id` or lifted the ban. */
+export interface MemberBanEvent {
+  type: 'member.banned' | 'member.unbanned';
+  chat_id: string;
+  seq: number;
+  user_id: string;
+  actor_id: string;
+}
+
+/** The group was renamed or its metadata changed; `info` is both after the change. */
+export interface ChatUpdatedEvent {
+  type: 'chat.updated';
+  chat_id: string;
+  seq: number;
+  actor_id: string;
+  info: { title: string; metadata: Record<string, unknown> | null };
+}
+
+/**
+ * The user's own settings of the chat changed (on another device, say). Only they receive it whole: other
+ * members get it without user_id and settings, a seq that changes nothing but their position.
+ */
+export interface MemberSettingsEvent {
+  type: 'member.settings';
+  chat_id: string;
+  seq: number;
+  user_id?: string;
+  settings?: MemberSettings;
+}
+
 /** The events that are stored and carry a seq. */
 export type PersistedEvent =
   | MessageCreatedEvent
   | MessageUpdatedEvent
   | MessageDeletedEvent
   | MemberAddedEvent
-  | MemberRemovedEvent;
+  | MemberRemovedEvent
+  | MemberRoleEvent
+  | MemberBanEvent
+  | ChatUpdatedEvent
+  | MemberSettingsEvent;
 
 export interface ReadEvent {
   type: 'read';
@@ -216,4 +311,38 @@ export const persistedTypes: ReadonlySet<string> = new Set([
   'message.deleted',
   'member.added',
   'member.removed',
+  'member.role',
+  'member.banned',
+  'member.unbanned',
+  'chat.updated',
+  'member.settings',
 ]);
+
+/** A part of a text: `text.slice(start, end)`, offsets in UTF-16 code units. */
+export interface TextRange {
+  start: number;
+  end: number;
+}
+
+/** A message `GET /search` found, with the parts of its text that matched. */
+export interface SearchHit {
+  message: Message;
+  /** In order and without overlap; render them with `highlightSegments`, never as markup. */
+  highlights: TextRange[];
+}
+
+/** A page of `GET /search`, newest first. */
+export interface SearchPage {
+  hits: SearchHit[];
+  /** `""` on the last page. */
+  next_cursor: string;
+}
+
+/** Options of `GET /search`. */
+export interface SearchOptions {
+  /** Search this chat only. */
+  chatId?: string;
+  limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+}

@@ -221,3 +221,53 @@ test('unknown event types and fields are ignored', async () => {
   await eventually(() => events.length === 1);
   assert.equal(events[0]!.type, 'typing');
 });
+
+test('roles, bans, settings and blocks go to their routes', async () => {
+  const { client } = start('alice');
+  server.intercept = (r) => {
+    if (r.method === 'GET' && r.path === '/chats/c1/bans') return { status: 200, body: { bans: [{ user_id: 'bob', banned_by: 'alice', at: 'x' }] } };
+    if (r.method === 'GET' && r.path === '/blocks') return { status: 200, body: { blocks: [{ user_id: 'mallory', at: 'x' }] } };
+    if (r.method === 'PATCH' && r.path === '/chats/c1/settings') return { status: 200, body: { muted: false, archived: false, pinned: true } };
+    if (r.method === 'PATCH') return { status: 200, body: {} };
+    return { status: 204 };
+  };
+  await client.setRole('c1', 'bob', 'admin');
+  await client.updateChat('c1', { title: 'Team', metadata: null });
+  await client.ban('c1', 'bob');
+  await client.unban('c1', 'bob');
+  assert.deepEqual((await client.listBans('c1')).map((b) => b.user_id), ['bob']);
+  assert.equal((await client.updateSettings('c1', { pinned: true })).pinned, true);
+  await client.block('mallory');
+  await client.unblock('mallory');
+  assert.deepEqual((await client.listBlocks()).map((b) => b.user_id), ['mallory']);
+  await client.listChats({ archived: 'exclude' }).catch(() => undefined);
+  assert.deepEqual(
+    server.requests.map((r) => `${r.method} ${r.path} ${r.body === undefined ? '' : JSON.stringify(r.body)}`.trim()),
+    [
+      'PATCH /chats/c1/members/bob {"role":"admin"}',
+      'PATCH /chats/c1 {"title":"Team","metadata":null}',
+      'POST /chats/c1/bans {"user_id":"bob"}',
+      'DELETE /chats/c1/bans/bob',
+      'GET /chats/c1/bans',
+      'PATCH /chats/c1/settings {"pinned":true}',
+      'POST /blocks {"user_id":"mallory"}',
+      'DELETE /blocks/mallory',
+      'GET /blocks',
+      'GET /chats?archived=exclude',
+    ],
+  );
+});
+
+test('the new persisted events advance positions without a gap', async () => {
+  const chat = server.createChat('alice', ['bob']);
+  const { client, events } = start('bob');
+  client.connect();
+  await server.socket(1);
+  server.setRole(chat.id, 'alice', 'bob', 'admin');
+  server.rename(chat.id, 'bob', 'Renamed');
+  server.settings(chat.id, 'bob', { muted: true, archived: false, pinned: false });
+  server.post(chat.id, 'alice', 'after');
+  await eventually(() => seqs(events, chat.id).length === 4);
+  assert.deepEqual(seqs(events, chat.id), [1, 2, 3, 4]);
+  assert.equal(client.position(chat.id), 4);
+});

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Chat, Message, PersistedEvent } from '../src/types.js';
+import type { Chat, MemberSettings, Message, PersistedEvent, Role } from '../src/types.js';
 
 interface ChatData {
   chat: Omit<Chat, 'unread_count' | 'last_message' | 'member_count'>;
@@ -191,6 +191,31 @@ export class FakeServer {
     d.chat.members = d.chat.members.filter((m) => m.user_id !== user);
   }
 
+  setRole(chatId: string, actor: string, user: string, role: Role): void {
+    const d = this.data(chatId);
+    d.chat.members = d.chat.members.map((m) => (m.user_id === user ? { ...m, role } : m));
+    this.record(d, { type: 'member.role', chat_id: chatId, seq: d.chat.last_seq + 1, user_id: user, actor_id: actor, role }, this.now());
+  }
+
+  rename(chatId: string, actor: string, title: string): void {
+    const d = this.data(chatId);
+    d.chat.title = title;
+    const info = { title, metadata: null };
+    this.record(d, { type: 'chat.updated', chat_id: chatId, seq: d.chat.last_seq + 1, actor_id: actor, info }, this.now());
+  }
+
+  /**
+   * settings changes user's own settings: the event goes to them whole, to the other members with its seq
+   * alone, and moves no activity.
+   */
+  settings(chatId: string, user: string, settings: MemberSettings): void {
+    const d = this.data(chatId);
+    d.chat.last_seq++;
+    const ev: PersistedEvent = { type: 'member.settings', chat_id: chatId, seq: d.chat.last_seq, user_id: user, settings };
+    d.events.push(ev);
+    for (const m of d.chat.members) this.push(m.user_id, redactFor(ev, m.user_id));
+  }
+
   /** forgetEverything empties the model, as an in-memory server that restarted. */
   forgetEverything(): void {
     this.chats.clear();
@@ -259,7 +284,7 @@ export class FakeServer {
       if (!d || !d.chat.members.some((m) => m.user_id === s.user)) continue;
       const behind = d.events.filter((e) => e.seq > pos);
       if (pos > d.chat.last_seq || behind.length > this.replayLimit) s.send({ type: 'resync', chat_id: id });
-      else for (const e of behind) s.send(e);
+      else for (const e of behind) s.send(redactFor(e, s.user));
     }
     s.send({ type: 'resumed' });
   }
@@ -349,4 +374,10 @@ export function userSocket(user: string): new (url: string) => WebSocket {
       super(url, { headers: { 'X-User': user } });
     }
   };
+}
+
+/** redactFor is ev as user receives it: another member's settings change has its seq alone. */
+function redactFor(ev: PersistedEvent, user: string): PersistedEvent {
+  if (ev.type !== 'member.settings' || ev.user_id === user) return ev;
+  return { type: 'member.settings', chat_id: ev.chat_id, seq: ev.seq };
 }

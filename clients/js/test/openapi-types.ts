@@ -17,6 +17,9 @@ export type OpenAPIChecks = [
   Assert<Same<Client.ChatPage, Spec.ChatPage>>,
   Assert<Same<Client.MessagePage, Spec.MessagePage>>,
   Assert<Same<Client.ReadMarker, Spec.ReadMarker>>,
+  Assert<Same<Client.SearchPage, Spec.SearchPage>>,
+  Assert<Same<Client.SearchHit, Spec.SearchHit>>,
+  Assert<Same<Client.TextRange, Spec.TextRange>>,
   Assert<Accepted<Client.CreateChatRequest, Spec.CreateChatRequest>>,
   Assert<Accepted<Client.SendMessageRequest, Spec.SendMessageRequest>>,
 ];

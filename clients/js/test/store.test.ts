@@ -315,3 +315,28 @@ test('a server without presence is asked once', async () => {
   assert.equal(server.requests.filter((r) => r.path.includes('/presence')).length, 1);
   assert.deepEqual(snap(store).presence, {});
 });
+
+test('roles, renames and the users own settings apply to the chat list, pinned chats first', async () => {
+  const pinned = server.createChat('alice', ['bob'], 'group', 'Older');
+  const chat = server.createChat('alice', ['bob'], 'group', 'Team');
+  const { store } = await live('bob');
+  assert.deepEqual(snap(store).chats.map((c) => c.id), [chat.id, pinned.id], 'by activity');
+
+  server.setRole(chat.id, 'alice', 'bob', 'admin');
+  server.rename(chat.id, 'bob', 'Renamed');
+  await eventually(() => snap(store).chats[0]!.title === 'Renamed');
+  const c = snap(store).chats[0]!;
+  assert.equal(c.members.find((m) => m.user_id === 'bob')?.role, 'admin');
+  assert.equal(c.last_seq, 2);
+
+  server.settings(pinned.id, 'bob', { muted: false, archived: false, pinned: true });
+  await eventually(() => snap(store).chats[0]!.id === pinned.id);
+  assert.equal(snap(store).chats[0]!.settings?.pinned, true);
+  assert.equal(snap(store).chats[0]!.last_seq, 1, 'a settings event takes a seq');
+
+  // Another member's settings reach bob as a seq alone: his position moves, his settings do not.
+  server.settings(pinned.id, 'alice', { muted: true, archived: true, pinned: false });
+  await eventually(() => snap(store).chats[0]!.last_seq === 2);
+  assert.deepEqual(snap(store).chats[0]!.settings, { muted: false, archived: false, pinned: true });
+  assert.equal(snap(store).chats[0]!.id, pinned.id);
+});

@@ -8,7 +8,7 @@
 // name the X-User header or the "user" cookie claims.
 //
 // All user text reaches the page through textContent, never as markup.
-import { ChatClient, ChatStore, chatTitle, describeError, seenBy } from './embedchat.js';
+import { ChatClient, ChatStore, chatTitle, describeError, highlightSegments, seenBy } from './embedchat.js';
 
 const API = document.querySelector('meta[name="chat-api"]').content;
 const WS_PATH = document.querySelector('meta[name="chat-ws"]').content;
@@ -20,6 +20,8 @@ let store = null;
 let open = '';        // the chat on screen, also in the URL hash so that a reload reopens it
 let editing = null;   // { seq, form } while one of my messages is being edited
 let lastRendered = null;
+let myRole = '';      // my role in the open chat: owner, admin or member ('' in direct chats)
+let search = null;    // { q, cursor, hits } of the search on screen
 
 // ---- sign-in (demo only) ----
 
@@ -132,6 +134,63 @@ async function act(what, fn) {
   }
 }
 
+// ---- search: results are rendered as text, the matches in <mark> ----
+
+async function runSearch(q, cursor) {
+  const status = $('search-status');
+  $('search-results').hidden = false;
+  $('more-results').hidden = true;
+  if (!cursor) {
+    search = { q, cursor: '', hits: [] };
+    $('search-list').replaceChildren();
+  }
+  status.textContent = 'Searching…';
+  try {
+    const page = await store.client.search(q, { cursor });
+    if (!search || search.q !== q) return; // a newer search replaced this one
+    search.hits.push(...page.hits);
+    search.cursor = page.next_cursor;
+    renderSearch();
+  } catch (err) {
+    if (err && err.code === 'not_implemented') {
+      status.textContent = 'This server cannot search messages.';
+      $('search-form').hidden = true;
+    } else {
+      status.textContent = 'Search failed: ' + describeError(err);
+    }
+  }
+}
+
+function renderSearch() {
+  const s = store.getSnapshot();
+  const titles = new Map(s.chats.map((c) => [c.id, chatTitle(c, me)]));
+  const items = search.hits.map((hit) => {
+    const m = hit.message;
+    const li = el('li');
+    li.dataset.chatId = m.chat_id;
+    li.dataset.seq = String(m.seq);
+    const b = el('button');
+    b.type = 'button';
+    const text = el('span', 'text');
+    for (const seg of highlightSegments(m.text, hit.highlights)) text.append(el(seg.match ? 'mark' : 'span', '', seg.text));
+    b.append(el('span', 'sub', (titles.get(m.chat_id) || 'chat') + ' · ' + m.sender + ' · ' + formatTime(m.created_at)), text);
+    b.addEventListener('click', () => openChat(m.chat_id));
+    li.append(b);
+    return li;
+  });
+  $('search-list').replaceChildren(...items);
+  $('search-status').textContent = search.hits.length === 0 ? 'No messages found.'
+    : search.hits.length + (search.cursor ? '+' : '') + ' found';
+  $('more-results').hidden = !search.cursor;
+}
+
+function closeSearch() {
+  search = null;
+  $('search-results').hidden = true;
+  $('search-list').replaceChildren();
+  $('search-q').value = '';
+}
+
 function startEdit(m) {
   const form = el('form', 'edit');
   const input = el('input');
@@ -187,6 +246,13 @@ function bindUI() {
       $('group-title').value = '';
     });
   });
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = $('search-q').value.trim();
+    if (q) runSearch(q, '');
+  });
+  $('search-close').addEventListener('click', closeSearch);
+  $('more-results').addEventListener('click', () => { if (search) runSearch(search.q, search.cursor); });
   $('more-chats').addEventListener('click', () => store.loadMoreChats());
   $('back').addEventListener('click', closeChat);
   window.addEventListener('hashchange', openFromHash);
@@ -341,6 +407,7 @@ function renderHeader(c, presence) {
   const group = c.kind === 'group';
   $('members-toggle').hidden = !group;
   if (!group) $('members-panel').hidden = true;
+  myRole = (c.members.find((m) => m.user_id === me) || {}).role || '';
   const items = c.members.map((m) => {
     const li = el('li', '', m.display_name || m.user_id);
     li.dataset.userId = m.user_id;
@@ -349,19 +416,43 @@ function renderHeader(c, presence) {
       li.dataset.online = String(p.online);
       li.title = p.online ? 'online' : lastSeen(p);
     }
-    // Anyone leaves; the creator removes others.
-    if (m.user_id !== me && c.created_by === me) {
+    if (m.role && m.role !== 'member') li.append(el('span', 'role', m.role));
+    // Anyone leaves; owners and admins remove and ban whom they outrank
+    // (without roles on the server, the creator removes anyone).
+    const mayRemove = m.user_id !== me && (m.role ? rank(myRole) > Math.max(rank(m.role), 1) : c.created_by === me);
+    if (mayRemove) {
       const rm = el('button', 'link', '×');
       rm.type = 'button';
       rm.setAttribute('aria-label', 'remove ' + m.user_id);
       rm.addEventListener('click', () => act('Could not remove ' + m.user_id, () => store.removeMember(c.id, m.user_id)));
       li.append(rm);
-    } else {
-      li.classList.add('plain');
+      if (m.role) {
+        const ban = el('button', 'link', 'ban');
+        ban.type = 'button';
+        ban.setAttribute('aria-label', 'ban ' + m.user_id);
+        ban.addEventListener('click', () => {
+          if (confirm('Ban ' + m.user_id + '? They cannot be added back.')) act('Could not ban ' + m.user_id, () => store.ban(c.id, m.user_id));
+        });
+        li.append(ban);
+      }
     }
+    // Owners make admins and back.
+    if (myRole === 'owner' && m.user_id !== me && m.role !== 'owner') {
+      const to = m.role === 'admin' ? 'member' : 'admin';
+      const role = el('button', 'link', to === 'admin' ? 'make admin' : 'make member');
+      role.type = 'button';
+      role.setAttribute('aria-label', 'make ' + m.user_id + ' ' + to);
+      role.addEventListener('click', () => act('Could not change the role of ' + m.user_id, () => store.setRole(c.id, m.user_id, to)));
+      li.append(role);
+    }
+    if (li.childElementCount === 0 || (li.childElementCount === 1 && li.firstElementChild.className === 'role')) li.classList.add('plain');
     return li;
   });
   $('member-list').replaceChildren(...items);
+}
+
+function rank(role) {
+  return { owner: 3, admin: 2, member: 1 }[role] || 0;
 }
 
 function renderMessage(m, seen) {
@@ -380,9 +471,17 @@ function renderMessage(m, seen) {
       if (confirm('Delete this message?')) act('Not deleted', () => store.deleteMessage(open, m.seq));
     });
     meta.append(edit, del);
+  } else if (!mine && !m.deleted && rank(myRole) >= 2) {
+    // Owners and admins delete others' messages.
+    const del = el('button', 'link action', 'delete');
+    del.type = 'button';
+    del.addEventListener('click', () => {
+      if (confirm('Delete ' + m.sender + "'s message?")) act('Not deleted', () => store.deleteMessage(open, m.seq));
+    });
+    meta.append(del);
   }
   li.append(meta);
-  if (m.deleted) li.append(el('div', 'text', 'message deleted'));
+  if (m.deleted) li.append(el('div', 'text', m.deleted_by ? 'message deleted by ' + m.deleted_by : 'message deleted'));
   else if (isEditing) li.append(editing.form);
   else li.append(el('div', 'text', m.text));
   if (seen) li.append(el('div', 'seen', 'seen by ' + seen.join(', ')));

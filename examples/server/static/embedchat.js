@@ -84,6 +84,8 @@ function describeError(err) {
       return "That is too long.";
     case "unavailable":
       return "The chat server is busy or restarting. Try again in a moment.";
+    case "not_implemented":
+      return "The chat server does not offer this.";
     case "invalid_request":
       return err.message ? capitalize(err.message) + "." : "The server did not accept that.";
     default:
@@ -149,7 +151,12 @@ var persistedTypes = /* @__PURE__ */ new Set([
   "message.updated",
   "message.deleted",
   "member.added",
-  "member.removed"
+  "member.removed",
+  "member.role",
+  "member.banned",
+  "member.unbanned",
+  "chat.updated",
+  "member.settings"
 ]);
 
 // src/client.ts
@@ -464,7 +471,7 @@ var ChatClient = class {
   }
   /** listChats returns a page of the user's chats, most recent activity first. */
   listChats(opts = {}) {
-    return this.request("GET", "/chats" + query({ limit: opts.limit, cursor: opts.cursor }));
+    return this.request("GET", "/chats" + query({ limit: opts.limit, cursor: opts.cursor, archived: opts.archived }));
   }
   /** getChat returns a chat; a ChatError with code `not_found` if it is gone or the user is not in it. */
   getChat(chatId) {
@@ -529,6 +536,51 @@ var ChatClient = class {
   /** removeMember removes a user from a group; the user's own id leaves it. */
   async removeMember(chatId, userId) {
     await this.request("DELETE", `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`);
+  }
+  /** setRole changes a member's role in a group (owners only; anyone may lower their own). */
+  setRole(chatId, userId, role) {
+    return this.request("PATCH", `${chatPath(chatId)}/members/${encodeURIComponent(userId)}`, { role });
+  }
+  /** updateChat renames a group or changes its metadata (owners and admins). */
+  updateChat(chatId, req) {
+    return this.request("PATCH", chatPath(chatId), req);
+  }
+  /** ban removes a user from a group, if a member, and keeps them from being added back. */
+  async ban(chatId, userId) {
+    await this.request("POST", chatPath(chatId) + "/bans", { user_id: userId });
+  }
+  /** unban lifts a user's ban from a group. */
+  async unban(chatId, userId) {
+    await this.request("DELETE", `${chatPath(chatId)}/bans/${encodeURIComponent(userId)}`);
+  }
+  /** listBans returns the users banned from a group (owners and admins). */
+  async listBans(chatId) {
+    return (await this.request("GET", chatPath(chatId) + "/bans")).bans;
+  }
+  /** updateSettings changes the user's own settings of a chat; their other devices get member.settings. */
+  updateSettings(chatId, req) {
+    return this.request("PATCH", chatPath(chatId) + "/settings", req);
+  }
+  /** block blocks a user: no direct messages either way until unblock. */
+  async block(userId) {
+    await this.request("POST", "/blocks", { user_id: userId });
+  }
+  /** unblock lifts the user's block of another. */
+  async unblock(userId) {
+    await this.request("DELETE", "/blocks/" + encodeURIComponent(userId));
+  }
+  /** listBlocks returns the users the user blocks. */
+  async listBlocks() {
+    return (await this.request("GET", "/blocks")).blocks;
+  }
+  /**
+   * search finds the messages of the caller's chats (or of `opts.chatId`)
+   * that have every word of `q` at the start of one of their words,
+   * newest first; page with `next_cursor`. A server whose Store cannot
+   * search fails it with a ChatError of code `not_implemented` (501).
+   */
+  search(q, opts = {}) {
+    return this.request("GET", "/search" + query({ q, chat_id: opts.chatId, limit: opts.limit, cursor: opts.cursor }));
   }
   /** newClientId returns a random UUID for a message's client_id. */
   newClientId() {
@@ -650,7 +702,7 @@ var ChatStore = class {
     if (!this.chatList) {
       this.chatList = Object.freeze(
         [...this.chats.values()].sort(
-          (a, b) => Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+          (a, b) => Number(b.settings?.pinned ?? false) - Number(a.settings?.pinned ?? false) || Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
         )
       );
     }
@@ -900,6 +952,23 @@ var ChatStore = class {
       case "member.removed":
         next.members = c.members.filter((x) => x.user_id !== ev.user_id);
         next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "member.role":
+        next.members = c.members.map((x) => x.user_id === ev.user_id ? { ...x, role: ev.role } : x);
+        next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "chat.updated":
+        next.title = ev.info.title;
+        if (ev.info.metadata) next.metadata = ev.info.metadata;
+        else delete next.metadata;
+        next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "member.banned":
+      case "member.unbanned":
+        next.last_activity_at = (/* @__PURE__ */ new Date()).toISOString();
+        break;
+      case "member.settings":
+        if (ev.user_id === this.me && ev.settings) next.settings = ev.settings;
         break;
     }
     this.chats.set(c.id, Object.freeze(next));
@@ -1205,6 +1274,26 @@ var ChatStore = class {
     this.presenceSnapshot = null;
     this.changed();
   }
+  /** setRole changes a member's role; the member.role event updates the chat. */
+  async setRole(chatId, userId, role) {
+    await this.client.setRole(chatId, userId, role);
+  }
+  /** ban removes a user from a group and keeps them out until unbanned. */
+  async ban(chatId, userId) {
+    await this.client.ban(chatId, userId);
+  }
+  /** updateChat renames a group or changes its metadata. */
+  async updateChat(chatId, req) {
+    this.mergeChat(await this.client.updateChat(chatId, req));
+  }
+  /** updateSettings changes the user's own settings of a chat (pinned chats sort first). */
+  async updateSettings(chatId, req) {
+    const settings = await this.client.updateSettings(chatId, req);
+    const c = this.chats.get(chatId);
+    if (!c) return;
+    this.chats.set(chatId, Object.freeze({ ...c, settings }));
+    this.chatsChanged();
+  }
   /** typing tells the others the user is typing; call it on every keystroke. */
   typingIn(chatId) {
     this.client.typing(chatId);
@@ -1274,11 +1363,30 @@ function pickActivity(c) {
     last_activity_at: c.last_activity_at,
     last_message: c.last_message,
     members: c.members,
-    unread_count: c.unread_count
+    unread_count: c.unread_count,
+    title: c.title,
+    metadata: c.metadata,
+    settings: c.settings
   };
 }
 function asChatError(err) {
   return err instanceof ChatError ? err : new ChatError(0, "network", err instanceof Error ? err.message : String(err));
+}
+
+// src/search.ts
+function highlightSegments(text, highlights) {
+  const out = [];
+  let at = 0;
+  for (const r of highlights) {
+    const start = Math.max(at, Math.min(r.start, text.length));
+    const end = Math.max(start, Math.min(r.end, text.length));
+    if (end === start) continue;
+    if (start > at) out.push({ text: text.slice(at, start), match: false });
+    out.push({ text: text.slice(start, end), match: true });
+    at = end;
+  }
+  if (at < text.length || out.length === 0) out.push({ text: text.slice(at), match: false });
+  return out;
 }
 export {
   ChatClient,
@@ -1290,6 +1398,7 @@ export {
   chatTitle,
   closePolicy,
   describeError,
+  highlightSegments,
   newer,
   seenBy
 };
