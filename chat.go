@@ -105,6 +105,9 @@ type Message struct {
 	// DeletedBy is who deleted the message when it was not its sender: an
 	// owner or admin of the group (see RoleStore). Empty otherwise.
 	DeletedBy string `json:"deleted_by,omitempty"`
+	// Attachments are the files sent with the message, nil if none (and
+	// in a tombstone). See Attachment.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // EventType names an event delivered to subscribers.
@@ -231,6 +234,12 @@ type Config struct {
 	// pool, which serves the sends too. Default 4
 	// (DefaultResumeConcurrency).
 	ResumeConcurrency int
+	// Blobs keeps the bytes of attachments (see package fsblob and
+	// memory.BlobStore). Attachments are on when it is set and Store is
+	// an AttachmentStore; otherwise their routes answer 501.
+	Blobs BlobStore
+	// Attachments bounds uploads and says when unsent ones are deleted.
+	Attachments AttachmentConfig
 }
 
 // Limits bounds client input. A zero field means its default.
@@ -356,6 +365,7 @@ type Service struct {
 	presence          *presenceTracker // nil when presence is off
 	presenceCapable   bool             // the Broker is a PresenceBroker
 	presenceRequested bool             // Config.Presence.Enabled
+	attach attachments
 }
 
 // New returns a Service. It starts the goroutines that deliver events to
@@ -422,6 +432,7 @@ func New(cfg Config) (*Service, error) {
 		h.spawn(s.presence.run)
 	}
 	s.after = newAfterSend(s)
+	s.initAttachments(cfg)
 	return s, nil
 }
 
@@ -477,6 +488,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		go func() {
 			s.hub.close()
 			s.handlers.Wait()
+			s.waitAttachments()
 			s.after.close()
 			s.after.wait()
 			close(s.done)
@@ -976,6 +988,10 @@ type SendMessageRequest struct {
 	ClientID string `json:"client_id"`
 	// Metadata is an optional JSON object stored and returned verbatim.
 	Metadata json.RawMessage `json:"metadata"`
+	// Attachments are ids of attachments the sender uploaded to the chat
+	// (Service.UploadAttachment) and has not sent yet. With attachments,
+	// Text may be empty.
+	Attachments []string `json:"attachments,omitempty"`
 }
 
 // SendMessage stores a message from userID in chatID and delivers it to
@@ -1011,7 +1027,7 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 		return Message{}, false, err
 	}
 	wctx, cancel := s.writeContext(ctx)
-	stored, created, err := s.store.AppendMessage(wctx, m)
+	stored, created, err := s.appendMessage(wctx, m)
 	cancel()
 	if err != nil {
 		s.writeFailed(chatID, err)
@@ -1035,16 +1051,24 @@ func (s *Service) SendMessage(ctx context.Context, userID, chatID string, req Se
 // lets a host store a message through its Store inside its own database
 // transaction (see postgres.Store.AppendMessageTx) and publish it after
 // commit. NewMessage does not check membership: the Store does, when it
-// appends.
+// appends. It refuses attachments, which only SendMessage references
+// atomically with the append.
 func (s *Service) NewMessage(userID, chatID string, req SendMessageRequest) (Message, error) {
 	if err := s.checkCaller(userID, chatID); err != nil {
 		return Message{}, err
+	}
+	if len(req.Attachments) > 0 {
+		return Message{}, invalidf("attachments are sent with SendMessage only")
 	}
 	return s.newMessage(userID, chatID, req)
 }
 
 func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Message, error) {
-	if err := s.checkText(req.Text); err != nil {
+	attachments, err := s.messageAttachments(req.Attachments)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := s.checkMessageText(req.Text, len(attachments)); err != nil {
 		return Message{}, err
 	}
 	if req.ClientID != "" {
@@ -1057,12 +1081,13 @@ func (s *Service) newMessage(userID, chatID string, req SendMessageRequest) (Mes
 		return Message{}, err
 	}
 	return Message{
-		ChatID:    chatID,
-		Sender:    userID,
-		Text:      req.Text,
-		ClientID:  req.ClientID,
-		Metadata:  md,
-		CreatedAt: s.timestamp(),
+		ChatID:      chatID,
+		Sender:      userID,
+		Text:        req.Text,
+		ClientID:    req.ClientID,
+		Metadata:    md,
+		CreatedAt:   s.timestamp(),
+		Attachments: attachments,
 	}, nil
 }
 
@@ -1087,7 +1112,7 @@ func (s *Service) beforeSend(ctx context.Context, m Message) (Message, error) {
 		}
 		return Message{}, hookError("BeforeSend", err)
 	}
-	if err := s.checkText(d.Text); err != nil {
+	if err := s.checkMessageText(d.Text, len(m.Attachments)); err != nil {
 		// The hook's output is the host's bug, not the client's: %v
 		// keeps it from reading as a 400.
 		return Message{}, fmt.Errorf("chat: BeforeSend hook made the text invalid: %v", err)
@@ -1215,6 +1240,15 @@ func (s *Service) checkText(text string) error {
 		return invalidf("text has %d characters, more than %d", n, s.limits.MaxTextRunes)
 	}
 	return nil
+}
+
+// checkMessageText is checkText, except that a message with attachments
+// may have no text.
+func (s *Service) checkMessageText(text string, attachments int) error {
+	if attachments > 0 && text == "" {
+		return nil
+	}
+	return s.checkText(text)
 }
 
 func (s *Service) checkMetadata(md json.RawMessage) (json.RawMessage, error) {

@@ -112,6 +112,9 @@ func (s *Service) editMessage(ctx context.Context, e MessageEdit) (Message, erro
 	if changed {
 		s.hub.publishEvent(ctx, ev)
 	}
+	if changed && e.Delete {
+		s.dropMessageAttachments(ctx, e.ChatID, e.Seq)
+	}
 	return *ev.Message, nil
 }
 

@@ -32,9 +32,14 @@ var (
 	// ErrSlowConsumer means a subscription was closed because its reader
 	// fell further behind than its queue allows.
 	ErrSlowConsumer = errors.New("chat: slow consumer")
-	// ErrNotImplemented means the configured Store or Broker lacks the
-	// optional ability a call needs, such as MessageSearcher for search.
+	// ErrNotImplemented means the server lacks what a call needs: the
+	// configured Store or Broker lacks the optional ability (such as
+	// MessageSearcher for search, AttachmentStore for attachments), or a
+	// store the feature needs is not configured (Config.Blobs).
 	ErrNotImplemented = errors.New("chat: not implemented")
+	// ErrUnsupportedMediaType means an upload's content, as the server
+	// sniffed it, is of a type the server does not accept.
+	ErrUnsupportedMediaType = errors.New("chat: unsupported media type")
 )
 
 // requestError carries a message meant for the client next to the sentinel

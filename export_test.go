@@ -1,6 +1,9 @@
 package chat
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // HasStream reports whether svc's node has a stream for chatID, that is,
 // whether one of its subscriptions follows the chat. Tests use it to know
@@ -27,3 +30,9 @@ func QueueLen(sub *Subscription) int { return sub.queued() }
 // (and of new streams' positions) wait for a batch, a slot or the Store,
 // so that a test knows when every resume has reached the Store.
 func ResumeReadsUnderWay(svc *Service) int { return int(svc.hub.reads.waiting.Load()) }
+
+// SweepAttachmentsAt is SweepAttachments as if the clock read now, so that
+// a test sees uploads expire without waiting for them to.
+func SweepAttachmentsAt(ctx context.Context, s *Service, now time.Time) (int, error) {
+	return s.sweepAttachments(ctx, now.Add(-s.attach.cfg.UnreferencedTTL))
+}

@@ -136,7 +136,11 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.svc.limits.MaxBodyBytes)
+	limit := h.svc.limits.MaxBodyBytes
+	if isUpload(segs, r) {
+		limit = h.svc.attach.cfg.MaxBytes + 1
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 
 	switch {
 	case segs[0] == "search":
@@ -221,6 +225,18 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.updateSettings(w, r, user, segs[1])
+	case len(segs) == 3 && segs[2] == "attachments":
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, h.svc.log, "POST")
+			return
+		}
+		h.uploadAttachment(w, r, user, segs[1])
+	case len(segs) == 4 && segs[2] == "attachments":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.downloadAttachment(w, r, user, segs[1], segs[3])
 	default:
 		writeError(w, h.svc.log, http.StatusNotFound, "not_found", "no such route")
 	}
@@ -256,8 +272,8 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	// Below a chat, only the documented resources exist: anything else
 	// is 404 before authentication, as for paths outside /chats.
 	switch {
-	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "settings" && segs[2] != "presence",
-		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "bans":
+	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "settings" && segs[2] != "attachments" && segs[2] != "presence",
+		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "attachments":
 		return nil, false
 	}
 	return segs, true
@@ -615,6 +631,7 @@ var errorCodes = []struct {
 	{ErrNotFound, http.StatusNotFound, "not_found", ""},
 	{ErrConflict, http.StatusConflict, "conflict", ""},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", ""},
+	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", ""},
 	{ErrRejected, http.StatusUnprocessableEntity, "rejected", ""},
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "too many requests, retry later"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "service temporarily unavailable, retry later"},

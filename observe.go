@@ -213,7 +213,7 @@ func (h *restHandler) routeName(r *http.Request) string {
 		return "/chats/{chat_id}"
 	case 3:
 		switch segs[2] {
-		case "messages", "read", "members", "bans", "settings":
+		case "messages", "read", "members", "bans", "settings", "attachments":
 			return "/chats/{chat_id}/" + segs[2]
 		}
 	case 4:
@@ -222,6 +222,8 @@ func (h *restHandler) routeName(r *http.Request) string {
 			return "/chats/{chat_id}/messages/{seq}"
 		case "members", "bans":
 			return "/chats/{chat_id}/" + segs[2] + "/{user_id}"
+		case "attachments":
+			return "/chats/{chat_id}/attachments/{attachment_id}"
 		}
 	}
 	return "unmatched"

@@ -91,7 +91,11 @@ func openAPITypeScript(doc *openapi3.T) string {
 			fmt.Fprintf(&b, "    query: { %s };\n", strings.Join(query, "; "))
 		}
 		if rb := o.o.RequestBody; rb != nil {
-			fmt.Fprintf(&b, "    body: %s;\n", g.typ(rb.Value.Content.Get("application/json").Schema, ""))
+			body := "Blob" // a file, sent as it is
+			if mt := rb.Value.Content.Get("application/json"); mt != nil {
+				body = g.typ(mt.Schema, "")
+			}
+			fmt.Fprintf(&b, "    body: %s;\n", body)
 		}
 		b.WriteString("    responses: {\n")
 		statuses := make([]string, 0, o.o.Responses.Len())
@@ -102,6 +106,9 @@ func openAPITypeScript(doc *openapi3.T) string {
 		for _, status := range statuses {
 			resp := o.o.Responses.Value(status).Value
 			body := "void"
+			if resp.Content.Get("*/*") != nil {
+				body = "Blob"
+			}
 			if mt := resp.Content.Get("application/json"); mt != nil {
 				body = "ErrorReply<" + tsErrorCode(mt.Schema) + ">"
 				if code, _ := strconv.Atoi(status); code < http.StatusBadRequest {

@@ -550,6 +550,15 @@ func (c *wsConn) closeFor(err error) (websocket.StatusCode, string) {
 }
 
 func (c *wsConn) writeFrame(ctx context.Context, data []byte) error {
+	if c.spool != nil {
+		// The spool takes the frame at once and never waits for the
+		// client (send waited for room, and the spool enforces
+		// WriteTimeout on the socket itself), so a deadline here could
+		// never fire. connContext, which cannot end, also spares the
+		// library a timer and an AfterFunc per frame, most of the
+		// allocations of a delivery.
+		return c.conn.Write(connContext, websocket.MessageText, data)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 	defer cancel()
 	return c.conn.Write(ctx, websocket.MessageText, data)

@@ -32,6 +32,9 @@ type Store struct {
 	keyed  map[string]string               // CreateChat's key → chat id
 	byUser map[string]map[string]struct{}  // user id → ids of their chats
 	blocks map[string]map[string]time.Time // user id → users they block → since
+	// attachments holds the records of attachments by id; see
+	// attachments.go.
+	attachments map[string]*chat.Attachment
 }
 
 // chatState is one chat with its log. log[i] is the event with seq i+1, so
@@ -73,10 +76,11 @@ type clientKey struct {
 // NewStore returns an empty Store.
 func NewStore() *Store {
 	return &Store{
-		chats:  make(map[string]*chatState),
-		keyed:  make(map[string]string),
-		byUser: make(map[string]map[string]struct{}),
-		blocks: make(map[string]map[string]time.Time),
+		chats:       make(map[string]*chatState),
+		keyed:       make(map[string]string),
+		byUser:      make(map[string]map[string]struct{}),
+		blocks:      make(map[string]map[string]time.Time),
+		attachments: make(map[string]*chat.Attachment),
 	}
 }
 
@@ -273,6 +277,12 @@ func (s *Store) LastSeqs(ctx context.Context, chatIDs []string) (map[string]int6
 
 // AppendMessage implements chat.Store.
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	return s.appendMessage(ctx, m, nil)
+}
+
+// appendMessage appends m, first letting prepare, if not nil, refuse it
+// or change it under the lock, knowing the seq it will get.
+func (s *Store) appendMessage(ctx context.Context, m chat.Message, prepare func(m *chat.Message, seq int64) error) (chat.Message, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return chat.Message{}, false, err
 	}
@@ -282,13 +292,32 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("memory: append message: %w", err)
 	}
-	key := clientKey{sender: m.Sender, clientID: m.ClientID}
-	if m.ClientID != "" {
-		if i, ok := st.sent[key]; ok {
-			return copyMessage(st.messages[i]), false, nil
+	if orig, ok := st.sentBefore(m); ok {
+		return orig, false, nil
+	}
+	if prepare != nil {
+		if err := prepare(&m, st.chat.LastSeq+1); err != nil {
+			return chat.Message{}, false, err
 		}
 	}
+	return st.append(m), true, nil
+}
 
+// sentBefore returns the message m retries, if m has a client id the
+// sender used before in the chat.
+func (st *chatState) sentBefore(m chat.Message) (chat.Message, bool) {
+	if m.ClientID == "" {
+		return chat.Message{}, false
+	}
+	i, ok := st.sent[clientKey{sender: m.Sender, clientID: m.ClientID}]
+	if !ok {
+		return chat.Message{}, false
+	}
+	return copyMessage(st.messages[i]), true
+}
+
+// append stores m as the chat's next event and returns it as stored.
+func (st *chatState) append(m chat.Message) chat.Message {
 	m = copyMessage(m)
 	m.CreatedAt = m.CreatedAt.UTC()
 	m.EditedAt = nil
@@ -298,9 +327,9 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	i := len(st.messages) - 1
 	st.record(logEntry{typ: chat.EventMessageCreated, msg: i}, m.CreatedAt)
 	if m.ClientID != "" {
-		st.sent[key] = i
+		st.sent[clientKey{sender: m.Sender, clientID: m.ClientID}] = i
 	}
-	return copyMessage(m), true, nil
+	return copyMessage(m)
 }
 
 // ListMessages implements chat.Store.
@@ -389,6 +418,7 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 		m.Deleted = true
 		m.Text = ""
 		m.Metadata = nil
+		m.Attachments = nil
 		if m.Sender != e.UserID {
 			m.DeletedBy = e.UserID
 		}
@@ -601,5 +631,6 @@ func copyMessage(m chat.Message) chat.Message {
 		at := *m.EditedAt
 		m.EditedAt = &at
 	}
+	m.Attachments = slices.Clone(m.Attachments)
 	return m
 }

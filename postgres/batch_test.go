@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,8 +56,10 @@ func holdFirstWrite(s *Store, n int) (sizes func() []int) {
 // Many goroutines send into one chat, and into many, through two Stores on
 // two pools (two servers, each batching): every chat's messages are
 // exactly 1..N, in the order each sender sent them, with their ordinals.
+// With 48 senders, batches hold runs of 16 sends or more, which write_batch
+// writes with one statement.
 func TestGroupCommitManyGoroutinesAreGapFree(t *testing.T) {
-	const senders, perSender, chats = 16, 25, 8
+	const senders, perSender, chats = 48, 25, 8
 	stores := twoStores(t, 2)
 	ctx := t.Context()
 	users := make([]string, senders)
@@ -72,6 +75,17 @@ func TestGroupCommitManyGoroutinesAreGapFree(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	var largest atomic.Int64
+	for _, s := range stores {
+		s.batch.beforeWrite = func(batch []*writeItem) {
+			for n := int64(len(batch)); ; {
+				old := largest.Load()
+				if n <= old || largest.CompareAndSwap(old, n) {
+					break
+				}
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, senders)
 	for g, user := range users {
@@ -121,6 +135,7 @@ func TestGroupCommitManyGoroutinesAreGapFree(t *testing.T) {
 	}
 	require.Equal(t, senders*perSender, total)
 	requireOrdinals(t, stores[0])
+	t.Logf("largest batch: %d writes", largest.Load())
 }
 
 // A batch forced to hold writes of every kind, several of them refused,

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,4 +143,55 @@ func runPgbench(b *testing.B, pgbench string, chats, clients, perTx int) {
 	t, err := strconv.ParseFloat(string(tps[1]), 64)
 	require.NoError(b, err)
 	b.ReportMetric(t*float64(perTx), "sends/s")
+}
+
+// BenchmarkWriteBatchVersions times one batch of 33 sends (the mean batch
+// of BenchmarkDurableSends with 64 senders), in autocommit as the Store
+// sends it, through write_batch as migration 008 made it and as migration
+// 002 had it (created beside it under another name), one after the other
+// in the same schema and run: into 33 chats of 1,000 and into one chat. One op is one batch; sends/s is 33 over its mean time.
+//
+//	go test -run '^$' -bench WriteBatchVersions -benchtime 200x ./postgres
+func BenchmarkWriteBatchVersions(b *testing.B) {
+	const n = 33
+	db := openTestDB(b, 1)
+	s := newTestStore(b, db)
+	ids := benchChats(b, db, s, 1000, n)
+	v002, err := Migrations().Open("002_write_batch.up.sql")
+	require.NoError(b, err)
+	sql002, err := io.ReadAll(v002)
+	require.NoError(b, err)
+	_, err = db.ExecContext(b.Context(), s.q.fill(`SET search_path TO {schema}; `)+
+		strings.Replace(string(sql002), "CREATE FUNCTION write_batch(", "CREATE FUNCTION write_batch_002(", 1)+`; RESET search_path`)
+	require.NoError(b, err)
+	versions := map[string]string{
+		"008": s.q.writeBatch,
+		"002": strings.Replace(s.q.writeBatch, "write_batch(", "write_batch_002(", 1),
+	}
+	for _, chats := range []int{n, 1} {
+		var round atomic.Int64
+		batch := func() []any {
+			r := int(round.Add(1))
+			items := make([]*writeItem, n)
+			for i := range items {
+				chatID := ids[0]
+				if chats > 1 {
+					chatID = ids[(r*n+i)%len(ids)]
+				}
+				items[i] = &writeItem{kind: writeAppend, chatID: chatID, userID: fmt.Sprintf("u%d", i), text: "hello", at: testNow()}
+			}
+			return writeBatchArgs(items)
+		}
+		for _, v := range []string{"002", "008"} {
+			b.Run(fmt.Sprintf("chats=%d/write_batch=%s", chats, v), func(b *testing.B) {
+				for b.Loop() {
+					var rows []writeRow
+					if err := db.SelectContext(b.Context(), &rows, versions[v], batch()...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "sends/s")
+			})
+		}
+	}
 }

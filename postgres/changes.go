@@ -16,6 +16,16 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 	if e.Delete {
 		it.kind = writeDelete
 	}
+	var attachments []chat.Attachment
+	if !e.Delete {
+		// edit_message returns no attachments. The column is written
+		// with the message and never changes, so reading it first
+		// keeps the edit one write, failing before it rather than after.
+		var err error
+		if attachments, err = s.editedAttachments(ctx, e.ChatID, e.Seq); err != nil {
+			return chat.Event{}, false, wrapErr(op, err)
+		}
+	}
 	row, err := s.batch.write(ctx, it)
 	if err != nil {
 		return chat.Event{}, false, wrapErr(op, err)
@@ -49,6 +59,8 @@ func (s *Store) EditMessage(ctx context.Context, e chat.MessageEdit) (chat.Event
 		ev := chat.Event{Type: chat.EventMessageUpdated, ChatID: e.ChatID, Seq: row.Seq.Int64, Message: &m}
 		if e.Delete {
 			ev.Type = chat.EventMessageDeleted
+		} else {
+			m.Attachments = attachments
 		}
 		return ev, row.Status == "changed", nil
 	}

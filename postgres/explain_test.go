@@ -291,12 +291,13 @@ func TestExplainWriteBatch(t *testing.T) {
 			tx, err := db.BeginTxx(ctx, nil)
 			require.NoError(t, err)
 			var plan []string
-			require.NoError(t, tx.SelectContext(ctx, &plan, `EXPLAIN (ANALYZE, BUFFERS) `+s.q.writeBatch, writeBatchArgs(items)...))
+			require.NoError(t, tx.SelectContext(ctx, &plan, `EXPLAIN (ANALYZE, BUFFERS, WAL) `+s.q.writeBatch, writeBatchArgs(items)...))
 			require.NoError(t, tx.Rollback())
 			start := time.Now()
 			rows, err := s.writeMany(ctx, items)
 			require.NoError(t, err)
 			require.Len(t, rows, n)
+			t.Logf("%s", strings.Join(plan, "\n"))
 			t.Logf("64 sends into %s: server execution %s; in autocommit from Go (execution, commit, round trip): %s",
 				map[bool]string{true: "64 chats", false: "one chat"}[spread], strings.TrimPrefix(plan[len(plan)-1], "Execution Time: "), time.Since(start).Round(10*time.Microsecond))
 		}

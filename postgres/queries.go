@@ -60,7 +60,7 @@ func newQueries(schema string) queries {
 }
 
 // messageColumnsSQL are the columns of a messageRow, from messages m.
-const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by`
+const messageColumnsSQL = `m.chat_id, m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments`
 
 // createChatSQL inserts a chat and its members ($7, a text[]) in one
 // statement and returns how many chats it inserted: 0 when the direct key
@@ -85,7 +85,8 @@ const chatDetailsSQL = `
 	coalesce(mem.roles, '{}') AS member_roles,
 	lm.seq AS m_seq, lm.sender AS m_sender, lm.text AS m_text, lm.client_id AS m_client_id,
 	lm.metadata AS m_metadata, lm.created_at AS m_created_at, lm.edited_at AS m_edited_at, lm.deleted AS m_deleted,
-	lm.deleted_by AS m_deleted_by
+	lm.deleted_by AS m_deleted_by,
+	lm.attachments AS m_attachments
 FROM {chat} c
 CROSS JOIN LATERAL (
 	SELECT array_agg(m.user_id ORDER BY m.user_id) AS ids, array_agg(m.last_read_seq ORDER BY m.user_id) AS reads,
@@ -93,7 +94,7 @@ CROSS JOIN LATERAL (
 	FROM {schema}.members m WHERE m.chat_id = c.id
 ) mem
 LEFT JOIN LATERAL (
-	SELECT m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by
+	SELECT m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments
 	FROM {schema}.messages m WHERE m.chat_id = c.id
 	ORDER BY m.seq DESC
 	LIMIT 1
@@ -174,14 +175,15 @@ SELECT * FROM (
 	(SELECT m.seq, 'message.created' AS type, NULL AS user_id, NULL AS actor_id, NULL::json AS data,
 		m.seq AS m_seq, m.sender AS m_sender, m.text AS m_text, m.client_id AS m_client_id,
 		m.metadata AS m_metadata, m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted AS m_deleted,
-		m.deleted_by AS m_deleted_by
+		m.deleted_by AS m_deleted_by,
+		m.attachments AS m_attachments
 	FROM {schema}.messages m
 	WHERE m.chat_id = $1 AND m.seq > $2
 	ORDER BY m.seq
 	LIMIT $3)
 	UNION ALL
 	(SELECT e.seq, e.type, e.user_id, e.actor_id, e.data,
-		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by
+		m.seq, m.sender, m.text, m.client_id, m.metadata, m.created_at, m.edited_at, m.deleted, m.deleted_by, m.attachments
 	FROM {schema}.events e
 	LEFT JOIN {schema}.messages m ON m.chat_id = e.chat_id AND m.seq = e.message_seq
 	WHERE e.chat_id = $1 AND e.seq > $2

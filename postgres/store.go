@@ -174,6 +174,8 @@ type messageRow struct {
 	EditedAt  sql.NullTime   `db:"edited_at"`
 	Deleted   bool           `db:"deleted"`
 	DeletedBy sql.NullString `db:"deleted_by"`
+	// Attachments is the JSON array of the message's attachments, or nil.
+	Attachments []byte `db:"attachments"`
 }
 
 func (r messageRow) message() chat.Message {
@@ -194,6 +196,9 @@ func (r messageRow) message() chat.Message {
 		at := r.EditedAt.Time.UTC()
 		m.EditedAt = &at
 	}
+	if !r.Deleted {
+		m.Attachments = decodeAttachments(r.Attachments)
+	}
 	return m
 }
 
@@ -210,6 +215,8 @@ type optionalMessage struct {
 	EditedAt  sql.NullTime   `db:"m_edited_at"`
 	Deleted   sql.NullBool   `db:"m_deleted"`
 	DeletedBy sql.NullString `db:"m_deleted_by"`
+	// Attachments is the message's attachments column.
+	Attachments []byte `db:"m_attachments"`
 }
 
 // message returns the message of chatID, or nil if there is none.
@@ -218,16 +225,17 @@ func (r optionalMessage) message(chatID string) *chat.Message {
 		return nil
 	}
 	m := messageRow{
-		ChatID:    chatID,
-		Seq:       r.Seq.Int64,
-		Sender:    r.Sender.String,
-		Text:      r.Text.String,
-		ClientID:  r.ClientID.String,
-		Metadata:  r.Metadata,
-		CreatedAt: r.CreatedAt.Time,
-		EditedAt:  r.EditedAt,
-		Deleted:   r.Deleted.Bool,
-		DeletedBy: r.DeletedBy,
+		ChatID:      chatID,
+		Seq:         r.Seq.Int64,
+		Sender:      r.Sender.String,
+		Text:        r.Text.String,
+		ClientID:    r.ClientID.String,
+		Metadata:    r.Metadata,
+		CreatedAt:   r.CreatedAt.Time,
+		EditedAt:    r.EditedAt,
+		Deleted:     r.Deleted.Bool,
+		DeletedBy:   r.DeletedBy,
+		Attachments: r.Attachments,
 	}.message()
 	return &m
 }
@@ -428,7 +436,12 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, wrapErr(op, err)
 	}
-	return appended(m, row)
+	stored, created, err := appended(m, row)
+	if err == nil && !created {
+		// append_message does not return the original's attachments.
+		return s.messageWithAttachments(ctx, stored)
+	}
+	return stored, created, err
 }
 
 // AppendMessageTx is AppendMessage inside the caller's transaction, so that

@@ -237,6 +237,7 @@ func requireMessage(t *testing.T, want, got chat.Message) {
 	requireMetadata(t, want.Metadata, got.Metadata, fmt.Sprintf("Metadata of message %d %q", want.Seq, want.Text))
 	requireTime(t, want.CreatedAt, got.CreatedAt, fmt.Sprintf("CreatedAt of message %d %q", want.Seq, want.Text))
 	require.Equal(t, want.Deleted, got.Deleted, "Deleted of message %d %q", want.Seq, want.Text)
+	requireAttachments(t, want.Attachments, got.Attachments, fmt.Sprintf("Attachments of message %d %q", want.Seq, want.Text))
 	if want.EditedAt == nil {
 		require.Nil(t, got.EditedAt, "EditedAt of message %d %q, which was never edited", want.Seq, want.Text)
 	} else {
@@ -313,6 +314,7 @@ func tombstone(m chat.Message) chat.Message {
 	m.Text = ""
 	m.Metadata = nil
 	m.Deleted = true
+	m.Attachments = nil
 	return m
 }
 

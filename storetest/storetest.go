@@ -20,8 +20,9 @@ import (
 // Run checks that the stores returned by newStore keep every clause of the
 // chat.Store contract, and of the optional abilities (chat.ChatCounter,
 // chat.ChatIDsBatcher, chat.RoleStore, chat.SettingsStore,
-// chat.BlockStore) they have, each in its own subtest (CreateChat/...,
-// AppendMessage/... and so on), so that -run can select them.
+// chat.BlockStore, chat.AttachmentStore) they have, each in its own
+// subtest (CreateChat/..., AppendMessage/... and so on), so that -run can
+// select them.
 //
 // newStore is called once per subtest, with that subtest's t, and must
 // return an empty store that shares no data with any other store it has
@@ -150,6 +151,7 @@ var suite = []struct {
 	{"LastSeqs", []subtest{
 		{"ReturnsExistingChats", testLastSeqs},
 	}},
+	{"Attachments", attachmentTests},
 	{"Context", []subtest{
 		{"CancelledReadsFail", testCancelledReads},
 		{"CancelledWritesFailWholly", testCancelledWrites},

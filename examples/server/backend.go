@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/embedchat/chat"
+	"github.com/embedchat/chat/fsblob"
 	"github.com/embedchat/chat/memory"
 	"github.com/embedchat/chat/postgres"
 	"github.com/embedchat/chat/redisbroker"
@@ -37,6 +38,10 @@ type config struct {
 	// DrainDelay keeps serving after readiness turns 503 on shutdown
 	// (-drain).
 	DrainDelay time.Duration
+	// BlobsDir is the directory that keeps attachments (-blobs). Empty
+	// keeps them in memory with the in-memory Store, and turns
+	// attachments off with PostgreSQL, whose servers must share them.
+	BlobsDir string
 }
 
 // rateFlag parses a rate such as "10/s", "100/m" or "5/10s": so many
@@ -84,7 +89,9 @@ const postgresPoolSize = 16
 type backend struct {
 	store  chat.Store
 	broker chat.Broker
-	close  func()
+	// blobs keeps attachments; nil turns them off.
+	blobs chat.BlobStore
+	close func()
 	// describe says, for the operator, where chats live and whether other
 	// servers can share them.
 	describe string
@@ -167,6 +174,21 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (*backend, e
 		}
 		b.broker = broker
 		b.describe = describePostgresRedis
+	}
+
+	switch {
+	case cfg.BlobsDir != "":
+		blobs, err := fsblob.New(cfg.BlobsDir)
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		closers = append(closers, func() { blobs.Close() })
+		b.blobs = blobs
+	case cfg.PostgresURL == "":
+		b.blobs = memory.NewBlobStore()
+	default:
+		log.Warn("attachments are off: with -postgres, give -blobs a directory every server shares")
 	}
 	return b, nil
 }

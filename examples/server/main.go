@@ -18,6 +18,12 @@
 //	go run ./examples/server -addr localhost:8080 -postgres postgres://localhost/chat -redis redis://localhost:6379
 //	go run ./examples/server -addr localhost:8081 -postgres postgres://localhost/chat -redis redis://localhost:6379
 //
+// Attachments are kept in memory, or with -blobs DIR in files of that
+// directory (which every server of a PostgreSQL deployment must share;
+// with -postgres and no -blobs, attachments are off and answer 501):
+//
+//	go run ./examples/server -blobs /tmp/chat-blobs
+//
 // At start it logs the URL to open and where chats are kept.
 //
 // Sign-in is NOT real authentication: the server believes whatever name the
@@ -67,6 +73,7 @@ func parseFlags(args []string) (addr string, cfg config, err error) {
 	fs.Var(rateFlag{&cfg.RateLimit.ChatCreates}, "create-rate", "per-user chat creation rate limit, such as 5/m (default off)")
 	fs.BoolVar(&cfg.Metrics, "metrics", false, "serve Prometheus metrics at /metrics")
 	fs.DurationVar(&cfg.DrainDelay, "drain", 0, "on shutdown, answer /healthz/readyz with 503 and keep serving this long first")
+	fs.StringVar(&cfg.BlobsDir, "blobs", "", "directory that keeps attachments (default: in memory, or off with -postgres)")
 	err = fs.Parse(args)
 	return addr, cfg, err
 }
@@ -105,7 +112,7 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 		observer = metrics
 	}
 	svc, err := chat.New(chat.Config{Store: b.store, Broker: b.broker, Logger: log, RateLimit: cfg.RateLimit,
-		Observer: observer, DrainDelay: cfg.DrainDelay, Presence: chat.PresenceConfig{Enabled: true}})
+		Observer: observer, DrainDelay: cfg.DrainDelay, Blobs: b.blobs, Presence: chat.PresenceConfig{Enabled: true}})
 	if err != nil {
 		ln.Close()
 		return err

@@ -76,15 +76,24 @@ func pageHandler() http.Handler {
 	})
 }
 
-// logRequests logs one line per request. WebSocket requests are logged
-// when the connection ends, with status 101.
+// logRequests logs one line per request: at Info level for a request
+// answered with an error status, at Debug level for the others, so that a
+// busy server does not write a line per send. WebSocket requests are
+// logged when the connection ends, with status 101.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.statusOr200() >= http.StatusBadRequest {
+			level = slog.LevelInfo
+		}
+		if !log.Enabled(r.Context(), level) {
+			return
+		}
 		user, _ := demoUser(r)
-		log.Info("request",
+		log.Log(r.Context(), level, "request",
 			"method", r.Method,
 			"path", r.URL.Path,
 			"status", rec.statusOr200(),

@@ -96,10 +96,16 @@ func postgresPools(t testing.TB) func() (*sqlx.DB, *postgres.Store) {
 	return func() (*sqlx.DB, *postgres.Store) {
 		db, err := sqlx.Open("postgres", url)
 		require.NoError(t, err)
+		// As docs/postgres.md asks: idle = open, or the pool closes
+		// connections under load and opens new ones.
 		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
 		t.Cleanup(func() { db.Close() })
 		s, err := postgres.New(db, cfg)
 		require.NoError(t, err)
+		// Cleanups run last first: the Store's queued writes finish
+		// before its pool closes.
+		t.Cleanup(func() { s.Close() })
 		return db, s
 	}
 }

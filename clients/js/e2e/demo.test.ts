@@ -298,3 +298,64 @@ test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
   await seeText(b, '#chat-presence', '0 online');
   await b.locator('#member-list li[data-user-id="alice"][data-online="false"]').waitFor({ state: 'attached', timeout: 30000 });
 });
+
+test('attachments: an image shows inline for both users, a file is a download link, a deleted message takes them away', async (t) => {
+  const server = await DemoServer.start();
+  t.after(() => server.stop());
+  const alice = await signIn(browser, server, 'alice');
+  const bob = await signIn(browser, server, 'bob');
+  t.after(() => alice.context.close());
+  t.after(() => bob.context.close());
+  const a = alice.page;
+  const b = bob.page;
+
+  await a.fill('#group-members', 'bob');
+  await a.fill('#group-title', 'Files');
+  await a.click('#group-form button[type=submit]');
+  await seeText(a, '#chat-title', 'Files');
+  await openChat(b, 'Files');
+
+  // A 2x3 PNG, and a text file; the browser's claimed types do not matter.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAAEklEQVR4nGP4z8DwHwyBNAMAXwQD/ZiqwfMAAAAASUVORK5CYII=',
+    'base64',
+  );
+  await a.setInputFiles('#send-files', [
+    { name: 'dot.png', mimeType: 'application/octet-stream', buffer: png },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('some notes') },
+  ]);
+  await seeText(a, '#send-files-list', 'dot.png');
+  await a.fill('#send-text', 'look');
+  await a.press('#send-text', 'Enter');
+  await seeMessages(a, ['look']);
+  await seeMessages(b, ['look']);
+
+  for (const page of [a, b]) {
+    const img = page.locator('#message-list li.msg img.attachment-image');
+    await img.waitFor();
+    await page.waitForFunction(() => {
+      const i = document.querySelector<HTMLImageElement>('#message-list img.attachment-image');
+      return i !== null && i.complete && i.naturalWidth === 2 && i.naturalHeight === 3;
+    }, undefined, { timeout: 30000 });
+    assert.equal(await img.getAttribute('alt'), 'dot.png');
+    const file = page.locator('#message-list li.msg a.attachment.file');
+    assert.match((await file.textContent()) ?? '', /notes\.txt/);
+    assert.equal(await file.getAttribute('download'), 'notes.txt');
+  }
+  // The file downloads with the bytes sent.
+  const href = await b.locator('#message-list a.attachment.file').getAttribute('href');
+  const body = await b.evaluate(async (u) => (await fetch(u!)).text(), href);
+  assert.equal(body, 'some notes');
+
+  // An HTML file is refused with the server's reason, and nothing is sent.
+  await a.setInputFiles('#send-files', [{ name: 'x.html', mimeType: 'text/html', buffer: Buffer.from('<html><script>1</script></html>') }]);
+  await a.press('#send-text', 'Enter');
+  await seeText(a, '#chat-error', 'not allowed');
+  await seeMessages(a, ['look']);
+
+  const seq = await a.locator('#message-list li.msg', { hasText: 'look' }).getAttribute('data-seq');
+  await a.locator(`#message-list li.msg[data-seq="${seq}"] .action`, { hasText: 'delete' }).click();
+  await b.locator('#message-list img.attachment-image').waitFor({ state: 'detached' });
+  const gone = await b.evaluate(async (u) => (await fetch(u!)).status, href);
+  assert.equal(gone, 404, 'deleting the message deleted the file');
+});

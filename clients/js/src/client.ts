@@ -3,6 +3,7 @@ import { ChatError } from './errors.js';
 import { browserStorage, loadPositions, savePositions, type PositionStorage, type Positions } from './storage.js';
 import {
   persistedTypes,
+  type Attachment,
   type Ban,
   type Block,
   type Chat,
@@ -430,26 +431,38 @@ export class ChatClient {
    * `Content-Type: application/json`; errors are ChatErrors.
    */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    if (body === undefined) return this.send(method, path, undefined, undefined, (r) => r.text()).then(decodeJSON<T>);
+    return this.send(method, path, JSON.stringify(body), 'application/json', (r) => r.text()).then(decodeJSON<T>);
+  }
+
+  /**
+   * send makes one REST call with a body of the given type and reads a
+   * successful answer with read; errors are ChatErrors.
+   */
+  private async send<R>(method: string, path: string, body: BodyInit | undefined, contentType: string | undefined, read: (r: Response) => Promise<R>): Promise<R> {
     const h = this.options.headers;
     const headers: Record<string, string> = { Accept: 'application/json', ...(typeof h === 'function' ? h() : h) };
     const init: RequestInit = { method, headers, credentials: this.options.credentials ?? 'same-origin' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
+    if (body !== undefined && contentType !== undefined) {
+      headers['Content-Type'] = contentType;
+      init.body = body;
     }
     const abort = new AbortController();
     init.signal = abort.signal;
     const timer = setTimeout(() => abort.abort(), this.opts.requestTimeout);
     let resp: Response;
-    let text: string;
+    let text = '';
+    let result: R | undefined;
     try {
       resp = await this.fetchFn(this.baseUrl + path, init);
-      text = await resp.text();
+      if (resp.ok) result = await read(resp);
+      else text = await resp.text();
     } catch (err) {
       throw new ChatError(0, 'network', err instanceof Error ? err.message : String(err));
     } finally {
       clearTimeout(timer);
     }
+    if (resp.ok) return result as R;
     let data: unknown = null;
     if (text) {
       try {
@@ -458,17 +471,43 @@ export class ChatClient {
         data = null;
       }
     }
-    if (!resp.ok) {
-      const e = (data as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-      const retry = Number(resp.headers.get('Retry-After'));
-      throw new ChatError(
-        resp.status,
-        typeof e?.code === 'string' ? e.code : 'http_' + resp.status,
-        typeof e?.message === 'string' ? e.message : resp.statusText,
-        Number.isFinite(retry) && retry > 0 ? retry : undefined,
-      );
-    }
-    return data as T;
+    const e = (data as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const retry = Number(resp.headers.get('Retry-After'));
+    throw new ChatError(
+      resp.status,
+      typeof e?.code === 'string' ? e.code : 'http_' + resp.status,
+      typeof e?.message === 'string' ? e.message : resp.statusText,
+      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    );
+  }
+
+  /**
+   * uploadAttachment uploads a file (a browser File, or any Blob) to a
+   * chat, streamed as the request body, and returns its record. Send it
+   * with `sendMessage(chatId, { text, attachments: [attachment.id] })`
+   * before the server's time to live (an hour by default) runs out. The
+   * server decides the type from the bytes; a type it does not accept is a
+   * ChatError `unsupported_media_type`, a file over its limit
+   * `payload_too_large`, a server without attachments `not_implemented`.
+   */
+  uploadAttachment(chatId: string, file: Blob, name?: string): Promise<Attachment> {
+    const fileName = name ?? (file as { name?: unknown }).name;
+    const path = chatPath(chatId) + '/attachments' + query({ name: typeof fileName === 'string' ? fileName : undefined });
+    return this.send('POST', path, file, 'application/octet-stream', (r) => r.json() as Promise<Attachment>);
+  }
+
+  /**
+   * attachmentUrl is where an attachment downloads from. Use it as an
+   * `<img src>` or link when the host authenticates with a cookie; with
+   * header authentication, use downloadAttachment.
+   */
+  attachmentUrl(chatId: string, attachmentId: string): string {
+    return this.baseUrl + chatPath(chatId) + '/attachments/' + encodeURIComponent(attachmentId);
+  }
+
+  /** downloadAttachment fetches an attachment's bytes, with the client's headers. */
+  downloadAttachment(chatId: string, attachmentId: string): Promise<Blob> {
+    return this.send('GET', chatPath(chatId) + '/attachments/' + encodeURIComponent(attachmentId), undefined, undefined, (r) => r.blob());
   }
 
   /** listChats returns a page of the user's chats, most recent activity first. */
@@ -629,6 +668,16 @@ function detach(ws: WebSocketLike): void {
   ws.onmessage = noop;
   ws.onclose = noop;
   ws.onerror = noop;
+}
+
+// decodeJSON reads a REST answer's body: JSON, or nothing (204).
+function decodeJSON<T>(text: string): T {
+  if (!text) return null as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null as T;
+  }
 }
 
 function chatPath(chatId: string): string {

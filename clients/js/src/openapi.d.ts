@@ -5,6 +5,23 @@ export interface AddMemberRequest {
   user_id: ID;
 }
 
+export interface Attachment {
+  chat_id: ID;
+  /** The type the server sniffed from the bytes, e.g. `image/png` or `text/plain; charset=utf-8`. */
+  content_type: string;
+  created_at: Time;
+  id: ID;
+  /** The seq of the message that references it, 0 while none does. */
+  message_seq: number;
+  name: string;
+  size: number;
+  uploader: ID;
+  /** Present with `width`. */
+  height?: number;
+  /** Present for PNG, JPEG and GIF images whose header the server read. */
+  width?: number;
+}
+
 export interface Ban {
   at: Time;
   banned_by: ID;
@@ -81,7 +98,7 @@ export interface ErrorBody {
 }
 
 /** Switch on this; the message is for humans and may change. */
-export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "not_implemented" | "unavailable";
+export type ErrorCode = "invalid_request" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rejected" | "rate_limited" | "internal" | "not_implemented" | "range_not_satisfiable" | "unavailable";
 
 /** Non-empty valid UTF-8 of at most 128 bytes (`Limits.MaxIDBytes`) without control characters. */
 export type ID = string;
@@ -127,6 +144,8 @@ export interface Message {
   seq: number;
   /** `""` on a tombstone. */
   text: string;
+  /** Present only on a message sent with attachments (never on a tombstone), in the order sent. */
+  attachments?: Attachment[];
   /** On a tombstone, the owner or admin who deleted another member's message. */
   deleted_by?: ID;
   /** Present only on an edited message, the time of its latest edit. */
@@ -182,6 +201,11 @@ export interface SearchPage {
 export interface SendMessageRequest {
   /** Valid UTF-8 without NUL, at least one non-whitespace character, at most 4000 code points. */
   text: string;
+  /**
+   * Ids of attachments the sender uploaded to this chat and has not sent yet (`400` otherwise), at most
+   * 10 by default. With attachments, `text` may be `""`. `501` on servers without attachments.
+   */
+  attachments?: ID[];
   /** Makes the send idempotent; reuse it for every retry of the same message. */
   client_id?: ID;
   /** Any JSON object of at most 4 KiB; null is the same as absent. */
@@ -303,6 +327,23 @@ export interface Operations {
       404: ErrorReply<"not_found">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Download an attachment */
+  downloadAttachment: {
+    method: "GET";
+    path: "/chats/{chat_id}/attachments/{attachment_id}";
+    responses: {
+      200: string;
+      206: string;
+      304: void;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      416: ErrorReply<"range_not_satisfiable">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };
@@ -487,6 +528,7 @@ export interface Operations {
       422: ErrorReply<"rejected">;
       429: ErrorReply<"rate_limited">;
       500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };
@@ -569,6 +611,26 @@ export interface Operations {
     body: SettingsRequest;
     responses: {
       200: MemberSettings;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      403: ErrorReply<"forbidden">;
+      404: ErrorReply<"not_found">;
+      413: ErrorReply<"payload_too_large">;
+      415: ErrorReply<"unsupported_media_type">;
+      429: ErrorReply<"rate_limited">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Upload an attachment */
+  uploadAttachment: {
+    method: "POST";
+    path: "/chats/{chat_id}/attachments";
+    query: { name?: string };
+    body: Blob;
+    responses: {
+      201: Attachment;
       400: ErrorReply<"invalid_request">;
       401: ErrorReply<"unauthenticated">;
       403: ErrorReply<"forbidden">;

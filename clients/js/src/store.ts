@@ -8,6 +8,7 @@ import type {
   PersistedEvent,
   Presence,
   Role,
+  SendMessageRequest,
   SettingsRequest,
   UpdateChatRequest,
 } from './types.js';
@@ -18,6 +19,8 @@ export interface PendingMessage {
   readonly client_id: string;
   readonly text: string;
   readonly metadata: Record<string, unknown> | null;
+  /** Ids of the uploads it sends (see `sendFiles`); empty for text alone. */
+  readonly attachments: readonly string[];
   /** When the user sent it (ISO 8601). */
   readonly created_at: string;
   /** `pending` while it is being sent (and retried); `failed` when it gave up: call `retry` or `discard`. */
@@ -720,12 +723,13 @@ export class ChatStore {
    * the server confirms it) or as a failed pending message that `retry`
    * sends again with the same client_id, so it is never stored twice.
    */
-  send(chatId: string, text: string, metadata: Record<string, unknown> | null = null): string {
+  send(chatId: string, text: string, metadata: Record<string, unknown> | null = null, attachments: readonly string[] = []): string {
     const p: PendingMessage = Object.freeze({
       chat_id: chatId,
       client_id: this.client.newClientId(),
       text,
       metadata,
+      attachments: Object.freeze([...attachments]),
       created_at: new Date().toISOString(),
       status: 'pending',
       error: null,
@@ -733,6 +737,18 @@ export class ChatStore {
     this.setPending(p);
     void this.deliver(p);
     return p.client_id;
+  }
+
+  /**
+   * sendFiles uploads files to a chat, then sends them in one message with
+   * text (which may be empty), as `send` does. It rejects, sending nothing,
+   * when an upload fails: a ChatError says why (`unsupported_media_type`,
+   * `payload_too_large`, `not_implemented`, ...).
+   */
+  async sendFiles(chatId: string, files: readonly Blob[], text = ''): Promise<string> {
+    const ids: string[] = [];
+    for (const f of files) ids.push((await this.client.uploadAttachment(chatId, f)).id);
+    return this.send(chatId, text, null, ids);
   }
 
   /** retry sends a failed message again, with its client_id. */
@@ -751,7 +767,9 @@ export class ChatStore {
 
   private async deliver(p: PendingMessage): Promise<void> {
     try {
-      const m = await this.client.sendMessage(p.chat_id, { text: p.text, client_id: p.client_id, metadata: p.metadata });
+      const req: SendMessageRequest = { text: p.text, client_id: p.client_id, metadata: p.metadata };
+      if (p.attachments.length > 0) req.attachments = [...p.attachments];
+      const m = await this.client.sendMessage(p.chat_id, req);
       this.settlePending(p.chat_id, p.client_id);
       const r = this.rooms.get(p.chat_id);
       if (r) this.putMessages(p.chat_id, r, [m]);

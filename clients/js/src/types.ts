@@ -42,6 +42,28 @@ export interface Message {
   deleted: boolean;
   /** On a tombstone, the owner or admin who deleted another member's message. */
   deleted_by?: string;
+  /** The files sent with the message, in order; absent when none, and on a tombstone. */
+  attachments?: Attachment[];
+}
+
+/**
+ * A file uploaded to a chat (`ChatClient.uploadAttachment`), to be sent
+ * with a message by its id.
+ */
+export interface Attachment {
+  id: string;
+  chat_id: string;
+  uploader: string;
+  /** What the server found the bytes to be, e.g. `image/png`; never what the uploader claimed. */
+  content_type: string;
+  size: number;
+  name: string;
+  /** Present, with `height`, for PNG, JPEG and GIF images. */
+  width?: number;
+  height?: number;
+  created_at: string;
+  /** The seq of the message that carries it; 0 until it is sent. */
+  message_seq: number;
 }
 
 /** A chat as the REST API and `chat.created` events describe it. */
@@ -116,6 +138,8 @@ export interface SendMessageRequest {
   /** Makes the send idempotent: reuse it for every retry of the same message. */
   client_id?: string;
   metadata?: Record<string, unknown> | null;
+  /** Ids of the sender's uploads to this chat, not sent yet. With attachments, `text` may be `""`. */
+  attachments?: string[];
 }
 
 /** A page of `GET /chats`. */

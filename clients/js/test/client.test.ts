@@ -271,3 +271,34 @@ test('the new persisted events advance positions without a gap', async () => {
   assert.deepEqual(seqs(events, chat.id), [1, 2, 3, 4]);
   assert.equal(client.position(chat.id), 4);
 });
+
+test('uploads a file as it is, sends it by id and downloads it with the client headers', async () => {
+  const chat = server.createChat('alice', ['bob']);
+  const { client } = start('alice');
+  const attachment = {
+    id: 'a1', chat_id: chat.id, uploader: 'alice', content_type: 'image/png', size: 4, name: 'dot.png',
+    width: 1, height: 1, created_at: '2026-12-01T00:00:00Z', message_seq: 0,
+  };
+  server.intercept = (r) => {
+    if (r.path.startsWith(`/chats/${chat.id}/attachments?`) && r.method === 'POST') return { status: 201, body: attachment };
+    if (r.path === `/chats/${chat.id}/attachments/a1`) return { status: 200, raw: 'PNG!', headers: { 'Content-Type': 'image/png' } };
+    return undefined;
+  };
+  const up = await client.uploadAttachment(chat.id, new Blob(['PNG!']), 'dot.png');
+  assert.deepEqual(up, attachment);
+  const sent = server.requests.at(-1)!;
+  assert.equal(sent.path, `/chats/${chat.id}/attachments?name=dot.png`);
+  assert.equal(sent.contentType, 'application/octet-stream', 'never a type a form can send');
+  assert.equal(sent.body, 'PNG!', 'the file is the body, not multipart');
+  assert.equal(sent.user, 'alice');
+
+  const blob = await client.downloadAttachment(chat.id, 'a1');
+  assert.equal(await blob.text(), 'PNG!');
+  assert.equal(server.requests.at(-1)!.user, 'alice');
+  assert.equal(client.attachmentUrl(chat.id, 'a1'), `${server.baseUrl}/chats/${chat.id}/attachments/a1`);
+
+  server.intercept = () => ({ status: 415, body: { error: { code: 'unsupported_media_type', message: 'attachments of type text/html are not allowed here' } } });
+  await assert.rejects(client.uploadAttachment(chat.id, new Blob(['<html>'])), (err: unknown) => err instanceof ChatError && err.code === 'unsupported_media_type');
+  server.intercept = () => ({ status: 404, body: { error: { code: 'not_found', message: 'not found' } } });
+  await assert.rejects(client.downloadAttachment(chat.id, 'gone'), (err: unknown) => err instanceof ChatError && err.status === 404);
+});

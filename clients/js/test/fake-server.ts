@@ -27,6 +27,8 @@ export interface SeenRequest {
 export interface FakeResponse {
   status: number;
   body?: unknown;
+  /** A body sent as it is, not as JSON, with its own Content-Type header. */
+  raw?: string;
   headers?: Record<string, string>;
 }
 
@@ -300,7 +302,7 @@ export class FakeServer {
       path: url.pathname.replace(/^\/api\/v1/, '') + url.search,
       user: String(req.headers['x-user'] ?? ''),
       contentType: req.headers['content-type'],
-      body: raw ? JSON.parse(raw) : undefined,
+      body: raw && String(req.headers['content-type'] ?? '').startsWith('application/json') ? JSON.parse(raw) : raw || undefined,
     };
     this.requests.push(seen);
     let out = (await this.intercept?.(seen)) ?? undefined;
@@ -317,7 +319,8 @@ export class FakeServer {
       return;
     }
     res.writeHead(out.status, { 'Content-Type': 'application/json; charset=utf-8', ...out.headers });
-    res.end(out.body === undefined ? '' : JSON.stringify(out.body));
+    if (out.raw !== undefined) res.end(out.raw);
+    else res.end(out.body === undefined ? '' : JSON.stringify(out.body));
   }
 
   private route(r: SeenRequest, url: URL): FakeResponse {

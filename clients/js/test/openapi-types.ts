@@ -13,6 +13,7 @@ type Assert<T extends true> = T;
 export type OpenAPIChecks = [
   Assert<Same<Client.Member, Spec.Member>>,
   Assert<Same<Client.Message, Spec.Message>>,
+  Assert<Same<Client.Attachment, Spec.Attachment>>,
   Assert<Same<Client.Chat, Spec.Chat>>,
   Assert<Same<Client.ChatPage, Spec.ChatPage>>,
   Assert<Same<Client.MessagePage, Spec.MessagePage>>,

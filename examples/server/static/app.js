@@ -275,12 +275,21 @@ function bindUI() {
   $('lost-dismiss').addEventListener('click', () => store.dismissLost());
   $('load-older').addEventListener('click', () => store.loadOlder(open));
   $('send-text').addEventListener('input', () => { if (open) store.typingIn(open); });
-  $('send-form').addEventListener('submit', (e) => {
+  $('send-files').addEventListener('change', renderChosenFiles);
+  $('send-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const text = $('send-text').value;
-    if (!text.trim() || !open) return;
+    const files = [...$('send-files').files];
+    if (!open || (!text.trim() && files.length === 0)) return;
     $('send-text').value = '';
-    store.send(open, text);
+    if (files.length === 0) {
+      store.send(open, text);
+    } else {
+      $('send-files').value = '';
+      renderChosenFiles();
+      const id = open;
+      await act('Not sent', () => store.sendFiles(id, files, text.trim() ? text : ''));
+    }
     scrollToBottom();
   });
   document.addEventListener('visibilitychange', () => render());
@@ -483,15 +492,55 @@ function renderMessage(m, seen) {
   li.append(meta);
   if (m.deleted) li.append(el('div', 'text', m.deleted_by ? 'message deleted by ' + m.deleted_by : 'message deleted'));
   else if (isEditing) li.append(editing.form);
-  else li.append(el('div', 'text', m.text));
+  else if (m.text) li.append(el('div', 'text', m.text));
+  if (!m.deleted && m.attachments) li.append(...m.attachments.map(renderAttachment));
   if (seen) li.append(el('div', 'seen', 'seen by ' + seen.join(', ')));
   return li;
+}
+
+// renderAttachment shows an image inline and any other file as a link.
+// The demo's "user" cookie signs the browser's own requests for them in.
+function renderAttachment(a) {
+  const url = store.client.attachmentUrl(a.chat_id, a.id);
+  if (a.content_type.startsWith('image/')) {
+    const img = el('img', 'attachment-image');
+    img.src = url;
+    img.alt = a.name;
+    img.loading = 'lazy';
+    if (a.width && a.height) {
+      img.width = a.width;
+      img.height = a.height;
+    }
+    const link = el('a', 'attachment');
+    link.href = url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.append(img);
+    return link;
+  }
+  const link = el('a', 'attachment file', '📄 ' + a.name + ' (' + formatSize(a.size) + ')');
+  link.href = url;
+  link.download = a.name;
+  return link;
+}
+
+function renderChosenFiles() {
+  const files = [...$('send-files').files];
+  $('send-files-list').textContent = files.map((f) => f.name + ' (' + formatSize(f.size) + ')').join(', ');
+  $('send-files-list').hidden = files.length === 0;
+}
+
+function formatSize(n) {
+  if (n < 1024) return n + ' B';
+  if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KiB';
+  return (n / 1024 / 1024).toFixed(1) + ' MiB';
 }
 
 function renderPending(p) {
   const li = el('li', 'msg mine ' + p.status);
   li.dataset.clientId = p.client_id;
   li.append(el('div', 'meta', me + ' · ' + formatTime(p.created_at)), el('div', 'text', p.text));
+  if (p.attachments.length > 0) li.append(el('div', 'status', p.attachments.length + ' attachment(s)'));
   if (p.status === 'pending') {
     li.append(el('div', 'status', 'Sending…'));
   } else {

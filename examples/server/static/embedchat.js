@@ -429,26 +429,37 @@ var ChatClient = class {
    * `Content-Type: application/json`; errors are ChatErrors.
    */
   async request(method, path, body) {
+    if (body === void 0) return this.send(method, path, void 0, void 0, (r) => r.text()).then(decodeJSON);
+    return this.send(method, path, JSON.stringify(body), "application/json", (r) => r.text()).then(decodeJSON);
+  }
+  /**
+   * send makes one REST call with a body of the given type and reads a
+   * successful answer with read; errors are ChatErrors.
+   */
+  async send(method, path, body, contentType, read) {
     const h = this.options.headers;
     const headers = { Accept: "application/json", ...typeof h === "function" ? h() : h };
     const init = { method, headers, credentials: this.options.credentials ?? "same-origin" };
-    if (body !== void 0) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
+    if (body !== void 0 && contentType !== void 0) {
+      headers["Content-Type"] = contentType;
+      init.body = body;
     }
     const abort = new AbortController();
     init.signal = abort.signal;
     const timer = setTimeout(() => abort.abort(), this.opts.requestTimeout);
     let resp;
-    let text;
+    let text = "";
+    let result;
     try {
       resp = await this.fetchFn(this.baseUrl + path, init);
-      text = await resp.text();
+      if (resp.ok) result = await read(resp);
+      else text = await resp.text();
     } catch (err) {
       throw new ChatError(0, "network", err instanceof Error ? err.message : String(err));
     } finally {
       clearTimeout(timer);
     }
+    if (resp.ok) return result;
     let data = null;
     if (text) {
       try {
@@ -457,17 +468,40 @@ var ChatClient = class {
         data = null;
       }
     }
-    if (!resp.ok) {
-      const e = data?.error;
-      const retry = Number(resp.headers.get("Retry-After"));
-      throw new ChatError(
-        resp.status,
-        typeof e?.code === "string" ? e.code : "http_" + resp.status,
-        typeof e?.message === "string" ? e.message : resp.statusText,
-        Number.isFinite(retry) && retry > 0 ? retry : void 0
-      );
-    }
-    return data;
+    const e = data?.error;
+    const retry = Number(resp.headers.get("Retry-After"));
+    throw new ChatError(
+      resp.status,
+      typeof e?.code === "string" ? e.code : "http_" + resp.status,
+      typeof e?.message === "string" ? e.message : resp.statusText,
+      Number.isFinite(retry) && retry > 0 ? retry : void 0
+    );
+  }
+  /**
+   * uploadAttachment uploads a file (a browser File, or any Blob) to a
+   * chat, streamed as the request body, and returns its record. Send it
+   * with `sendMessage(chatId, { text, attachments: [attachment.id] })`
+   * before the server's time to live (an hour by default) runs out. The
+   * server decides the type from the bytes; a type it does not accept is a
+   * ChatError `unsupported_media_type`, a file over its limit
+   * `payload_too_large`, a server without attachments `not_implemented`.
+   */
+  uploadAttachment(chatId, file, name) {
+    const fileName = name ?? file.name;
+    const path = chatPath(chatId) + "/attachments" + query({ name: typeof fileName === "string" ? fileName : void 0 });
+    return this.send("POST", path, file, "application/octet-stream", (r) => r.json());
+  }
+  /**
+   * attachmentUrl is where an attachment downloads from. Use it as an
+   * `<img src>` or link when the host authenticates with a cookie; with
+   * header authentication, use downloadAttachment.
+   */
+  attachmentUrl(chatId, attachmentId) {
+    return this.baseUrl + chatPath(chatId) + "/attachments/" + encodeURIComponent(attachmentId);
+  }
+  /** downloadAttachment fetches an attachment's bytes, with the client's headers. */
+  downloadAttachment(chatId, attachmentId) {
+    return this.send("GET", chatPath(chatId) + "/attachments/" + encodeURIComponent(attachmentId), void 0, void 0, (r) => r.blob());
   }
   /** listChats returns a page of the user's chats, most recent activity first. */
   listChats(opts = {}) {
@@ -602,6 +636,14 @@ function detach(ws) {
   ws.onmessage = noop;
   ws.onclose = noop;
   ws.onerror = noop;
+}
+function decodeJSON(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 function chatPath(chatId) {
   return "/chats/" + encodeURIComponent(chatId);
@@ -1162,12 +1204,13 @@ var ChatStore = class {
    * the server confirms it) or as a failed pending message that `retry`
    * sends again with the same client_id, so it is never stored twice.
    */
-  send(chatId, text, metadata = null) {
+  send(chatId, text, metadata = null, attachments = []) {
     const p = Object.freeze({
       chat_id: chatId,
       client_id: this.client.newClientId(),
       text,
       metadata,
+      attachments: Object.freeze([...attachments]),
       created_at: (/* @__PURE__ */ new Date()).toISOString(),
       status: "pending",
       error: null
@@ -1175,6 +1218,17 @@ var ChatStore = class {
     this.setPending(p);
     void this.deliver(p);
     return p.client_id;
+  }
+  /**
+   * sendFiles uploads files to a chat, then sends them in one message with
+   * text (which may be empty), as `send` does. It rejects, sending nothing,
+   * when an upload fails: a ChatError says why (`unsupported_media_type`,
+   * `payload_too_large`, `not_implemented`, ...).
+   */
+  async sendFiles(chatId, files, text = "") {
+    const ids = [];
+    for (const f of files) ids.push((await this.client.uploadAttachment(chatId, f)).id);
+    return this.send(chatId, text, null, ids);
   }
   /** retry sends a failed message again, with its client_id. */
   retry(chatId, clientId) {
@@ -1190,7 +1244,9 @@ var ChatStore = class {
   }
   async deliver(p) {
     try {
-      const m = await this.client.sendMessage(p.chat_id, { text: p.text, client_id: p.client_id, metadata: p.metadata });
+      const req = { text: p.text, client_id: p.client_id, metadata: p.metadata };
+      if (p.attachments.length > 0) req.attachments = [...p.attachments];
+      const m = await this.client.sendMessage(p.chat_id, req);
       this.settlePending(p.chat_id, p.client_id);
       const r = this.rooms.get(p.chat_id);
       if (r) this.putMessages(p.chat_id, r, [m]);
