@@ -365,7 +365,7 @@ type Service struct {
 	presence          *presenceTracker // nil when presence is off
 	presenceCapable   bool             // the Broker is a PresenceBroker
 	presenceRequested bool             // Config.Presence.Enabled
-	attach attachments
+	attach            attachments
 }
 
 // New returns a Service. It starts the goroutines that deliver events to
