@@ -176,6 +176,8 @@ type Event struct {
 	Chat    *Chat     `json:"chat,omitempty"`
 	UserID  string    `json:"user_id,omitempty"`
 	ReadSeq int64     `json:"read_seq,omitempty"`
+	// Presence is set on EventPresence.
+	Presence *Presence `json:"presence,omitempty"`
 	// ActorID is who made a role, ban or chat change (see roles.go).
 	ActorID string `json:"actor_id,omitempty"`
 	// Role is UserID's new role, in member.role events.
@@ -242,6 +244,9 @@ type Config struct {
 	// one user in one chat that a node fans out; typing signals in
 	// between are dropped. Default 2 s; negative disables the throttle.
 	TypingInterval time.Duration
+	// Presence configures who is online; see PresenceConfig. Off unless
+	// Presence.Enabled; it needs a Broker that implements PresenceBroker.
+	Presence PresenceConfig
 	// ResumeConcurrency bounds the Store calls that resuming
 	// subscriptions of the node make at once, replays included. Resumes
 	// that wait together share calls: their reads of chat ids become one
@@ -392,7 +397,10 @@ type Service struct {
 
 	connections atomic.Int64 // WebSocket handlers running, for Stats
 
-	attach attachments
+	presence          *presenceTracker // nil when presence is off
+	presenceCapable   bool             // the Broker is a PresenceBroker
+	presenceRequested bool             // Config.Presence.Enabled
+	attach            attachments
 }
 
 // New returns a Service. It starts the goroutines that deliver events to
@@ -455,6 +463,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.hub = h
+	if s.presence = newPresenceTracker(s, cfg.Presence); s.presence != nil {
+		h.spawn(s.presence.run)
+	}
 	s.after = newAfterSend(s)
 	s.initAttachments(cfg)
 	return s, nil

@@ -202,6 +202,12 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			methodNotAllowed(w, h.svc.log, "GET, POST")
 		}
+	case len(segs) == 3 && segs[2] == "presence":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, h.svc.log, "GET")
+			return
+		}
+		h.chatPresence(w, r, user, segs[1])
 	case len(segs) == 4 && segs[2] == "members":
 		switch r.Method {
 		case http.MethodDelete:
@@ -268,7 +274,7 @@ func (h *restHandler) route(r *http.Request) ([]string, bool) {
 	// Below a chat, only the documented resources exist: anything else
 	// is 404 before authentication, as for paths outside /chats.
 	switch {
-	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "settings" && segs[2] != "attachments",
+	case len(segs) == 3 && segs[2] != "messages" && segs[2] != "read" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "settings" && segs[2] != "attachments" && segs[2] != "presence",
 		len(segs) == 4 && segs[2] != "messages" && segs[2] != "members" && segs[2] != "bans" && segs[2] != "attachments",
 		len(segs) > 4 && !isMessagePart(segs):
 		return nil, false

@@ -66,6 +66,8 @@ type envelope struct {
 	// At is when the sender published the event, in Unix microseconds,
 	// for the delivery delay the Observer is told of.
 	At int64 `json:"at,omitempty"`
+	// Presence carries the changes of an eventPresenceBatch.
+	Presence []Presence `json:"presence,omitempty"`
 }
 
 type hub struct {
@@ -298,8 +300,12 @@ func (b brokerHandler) HandleNotification(topic string, payload []byte) {
 	switch {
 	case strings.HasPrefix(topic, chatTopicPrefix):
 		env.Event.ChatID = strings.TrimPrefix(topic, chatTopicPrefix)
-		if env.Event.Type == eventStoreChanged {
+		switch env.Event.Type {
+		case eventStoreChanged:
 			b.h.markLost(env.Event.ChatID)
+			return
+		case eventPresenceBatch:
+			b.h.dispatchPresence(env.Event.ChatID, env.Presence)
 			return
 		}
 		var at time.Time
@@ -369,6 +375,7 @@ func (h *hub) addSubscription(s *Subscription) error {
 		set = make(map[*Subscription]struct{})
 		h.users[s.user] = set
 		h.markDirtyLocked(userTopicPrefix + s.user)
+		h.svc.presence.connected(s.user)
 	}
 	set[s] = struct{}{}
 	return nil
@@ -384,6 +391,7 @@ func (h *hub) removeSubscription(s *Subscription, chatIDs []string) {
 		if len(set) == 0 {
 			delete(h.users, s.user)
 			h.markDirtyLocked(userTopicPrefix + s.user)
+			h.svc.presence.disconnected(s.user)
 		}
 	}
 	for _, id := range chatIDs {
@@ -783,16 +791,22 @@ func (st *stream) fill(upTo int64) bool {
 	return true
 }
 
-func (st *stream) broadcast(ev Event) {
+// followerList returns the stream's followers, a slice shared until they
+// change: callers must not modify it.
+func (st *stream) followerList() []*Subscription {
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	if st.snapshot == nil {
 		st.snapshot = make([]*Subscription, 0, len(st.followers))
 		for s := range st.followers {
 			st.snapshot = append(st.snapshot, s)
 		}
 	}
-	followers := st.snapshot
-	st.mu.Unlock()
+	return st.snapshot
+}
+
+func (st *stream) broadcast(ev Event) {
+	followers := st.followerList()
 	if len(followers) == 0 {
 		return
 	}

@@ -73,6 +73,9 @@ type Subscription struct {
 	// did not list: if a chat.created for one follows, the membership is
 	// new and the reader is owed the chat from seq 1.
 	liveOnly map[string]bool
+	// presenceSent holds, per user, the latest presence change passed on
+	// (deliverPresence).
+	presenceSent map[string]presenceMark
 }
 
 // replayAllowance is how many places of its queue a subscription keeps

@@ -36,6 +36,8 @@ type Broker struct {
 	topics map[string]map[*subscriber]struct{}
 	subs   map[*subscriber]struct{} // the open subscribers
 	drop   bool
+
+	presence presenceBook // chat.PresenceBroker, see presence.go
 }
 
 // NewBroker returns an empty Broker.

@@ -112,7 +112,7 @@ func run(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) err
 		observer = metrics
 	}
 	svc, err := chat.New(chat.Config{Store: b.store, Broker: b.broker, Logger: log, RateLimit: cfg.RateLimit,
-		Observer: observer, DrainDelay: cfg.DrainDelay, Blobs: b.blobs})
+		Observer: observer, DrainDelay: cfg.DrainDelay, Blobs: b.blobs, Presence: chat.PresenceConfig{Enabled: true}})
 	if err != nil {
 		ln.Close()
 		return err

@@ -297,6 +297,14 @@ test('two servers on PostgreSQL and Redis, one user on each', async (t) => {
   await b.press('#send-text', 'Enter');
   await seeMessages(a, ['from server one', 'from server two']);
   await seeMessages(b, ['from server one', 'from server two']);
+
+  // Presence across servers: bob sees alice online, then, once her page
+  // is gone and the grace period is over, offline.
+  await seeText(b, '#chat-presence', '1 online');
+  await b.locator('#member-list li[data-user-id="alice"][data-online="true"]').waitFor({ state: 'attached', timeout: 30000 });
+  await a.context().close();
+  await seeText(b, '#chat-presence', '0 online');
+  await b.locator('#member-list li[data-user-id="alice"][data-online="false"]').waitFor({ state: 'attached', timeout: 30000 });
 });
 
 test('reactions, a reply in a thread and a mention, across two servers on PostgreSQL and Redis', async (t) => {

@@ -15,6 +15,7 @@ import {
   type ListMessagesOptions,
   type Member,
   type MemberPage,
+  type PresencePage,
   type MemberSettings,
   type Message,
   type MessagePage,
@@ -372,6 +373,7 @@ export class ChatClient {
       case 'chat.created':
       case 'read':
       case 'typing':
+      case 'presence':
         if (chatId) this.emit('event', f as unknown as ChatEvent);
         return;
       default:
@@ -585,6 +587,15 @@ export class ChatClient {
    */
   listMembers(chatId: string, opts: ListMembersOptions = {}): Promise<MemberPage> {
     return this.request('GET', chatPath(chatId) + '/members' + query({ ...opts }));
+  }
+
+  /**
+   * listPresence pages who of a chat's members is online, by user_id, as
+   * listMembers pages them. A server without presence answers
+   * `not_implemented`. Changes arrive as `presence` events.
+   */
+  listPresence(chatId: string, opts: ListMembersOptions = {}): Promise<PresencePage> {
+    return this.request('GET', chatPath(chatId) + '/presence' + query({ ...opts }));
   }
 
   /** addMember adds a user to a group and returns the chat. */

@@ -175,6 +175,24 @@ export interface MessagePage {
   messages: Message[];
 }
 
+export interface Presence {
+  /**
+   * When the user was last known online: for an online user, the latest time a node confirmed it; for an
+   * offline one, when their last connection closed (or their node's last confirmation, if it died).
+   * `null` when never seen, or when the user hides their presence.
+   */
+  last_seen_at: Time | null;
+  /** Whether the user has a connection open, on any node. */
+  online: boolean;
+  user_id: ID;
+}
+
+export interface PresencePage {
+  /** Whether members after the last one exist. */
+  has_more: boolean;
+  presence: Presence[];
+}
+
 /** Present only on a reply, the message it replies to as that message is now. */
 export interface Quote {
   sender: ID;
@@ -489,6 +507,21 @@ export interface Operations {
       401: ErrorReply<"unauthenticated">;
       404: ErrorReply<"not_found">;
       500: ErrorReply<"internal">;
+      503: ErrorReply<"unavailable">;
+    };
+  };
+  /** Who of a chat's members is online */
+  listPresence: {
+    method: "GET";
+    path: "/chats/{chat_id}/presence";
+    query: { limit?: number; after?: string };
+    responses: {
+      200: PresencePage;
+      400: ErrorReply<"invalid_request">;
+      401: ErrorReply<"unauthenticated">;
+      404: ErrorReply<"not_found">;
+      500: ErrorReply<"internal">;
+      501: ErrorReply<"not_implemented">;
       503: ErrorReply<"unavailable">;
     };
   };

@@ -1,6 +1,18 @@
 import type { ChatClient, ConnectionStatus } from './client.js';
 import { ChatError } from './errors.js';
-import type { Chat, ChatEvent, CreateChatRequest, Message, PersistedEvent, ReactionEvent, Role, SendMessageRequest, SettingsRequest, UpdateChatRequest } from './types.js';
+import type {
+  Chat,
+  ChatEvent,
+  CreateChatRequest,
+  Message,
+  PersistedEvent,
+  Presence,
+  ReactionEvent,
+  Role,
+  SendMessageRequest,
+  SettingsRequest,
+  UpdateChatRequest,
+} from './types.js';
 
 /** A message the user sent that the server has not confirmed. */
 export interface PendingMessage {
@@ -77,6 +89,12 @@ export interface ChatStoreState {
   readonly rooms: Readonly<Record<string, Room>>;
   /** Set when chats vanished; cleared by `dismissLost`. */
   readonly lost: LostChats | null;
+  /**
+   * Who is online, by user id: the members of the open chats (read when a
+   * chat opens and after each reconnect) and everyone a `presence` event
+   * named. Empty when the server has no presence.
+   */
+  readonly presence: Readonly<Record<string, Presence>>;
 }
 
 export interface ChatStoreOptions {
@@ -134,6 +152,10 @@ export class ChatStore {
   private readonly marking = new Set<string>();
   private lost: LostChats | null = null;
   private connection: ConnectionStatus;
+  private readonly presence = new Map<string, Presence>();
+  private presenceSnapshot: Readonly<Record<string, Presence>> | null = null;
+  // False once the server said it has no presence.
+  private presenceAvailable = true;
 
   private snapshot: ChatStoreState | null = null;
   private readonly listeners = new Set<() => void>();
@@ -174,6 +196,7 @@ export class ChatStore {
         hasMoreChats: this.cursor !== '',
         rooms: this.roomSnapshots(),
         lost: this.lost,
+        presence: this.presenceSnapshots(),
       });
     }
     return this.snapshot;
@@ -214,6 +237,11 @@ export class ChatStore {
     return this.chatList;
   }
 
+  private presenceSnapshots(): Readonly<Record<string, Presence>> {
+    if (!this.presenceSnapshot) this.presenceSnapshot = Object.freeze(Object.fromEntries(this.presence));
+    return this.presenceSnapshot;
+  }
+
   private roomSnapshots(): Readonly<Record<string, Room>> {
     if (!this.roomsSnapshot) {
       const out: Record<string, Room> = {};
@@ -249,7 +277,11 @@ export class ChatStore {
     this.unsubscribers.push(
       c.on('event', (ev) => this.onEvent(ev)),
       c.on('resync', (id) => void this.onResync(id)),
-      c.on('resumed', () => void this.refreshChats()),
+      c.on('resumed', () => {
+        void this.refreshChats();
+        // Presence events are changes: what changed while away is read.
+        for (const id of this.rooms.keys()) void this.loadPresence(id);
+      }),
       c.on('status', (s) => {
         this.connection = s;
         this.changed();
@@ -407,6 +439,9 @@ export class ChatStore {
         return;
       case 'typing':
         this.onTyping(ev.chat_id, ev.user_id);
+        return;
+      case 'presence':
+        this.putPresence([ev.presence]);
         return;
       default:
         this.onPersisted(ev);
@@ -661,6 +696,7 @@ export class ChatStore {
     this.rooms.set(id, r);
     this.changed(id);
     if (!this.chats.has(id)) void this.fetchChat(id);
+    void this.loadPresence(id);
     try {
       const page = await this.client.listMessages(id, { limit: this.messagePageSize });
       if (this.rooms.get(id) !== r) return;
@@ -859,6 +895,42 @@ export class ChatStore {
   async removeMember(chatId: string, userId: string): Promise<void> {
     await this.client.removeMember(chatId, userId);
     if (userId === this.me) this.dropChat(chatId);
+  }
+
+  /**
+   * loadPresence reads who of a chat's members is online. openChat calls
+   * it, and so does every reconnect for the open chats; `presence` events
+   * keep it current in between. A server without presence answers
+   * `not_implemented` once, and the store stops asking.
+   */
+  async loadPresence(chatId: string): Promise<void> {
+    let after = '';
+    while (this.presenceAvailable) {
+      let page;
+      try {
+        page = await this.client.listPresence(chatId, { after, limit: 200 });
+      } catch (err) {
+        if (asChatError(err).code === 'not_implemented') this.presenceAvailable = false;
+        return;
+      }
+      this.putPresence(page.presence);
+      const last = page.presence[page.presence.length - 1];
+      if (!page.has_more || !last) return;
+      after = last.user_id;
+    }
+  }
+
+  private putPresence(ps: readonly Presence[]): void {
+    let changed = false;
+    for (const p of ps) {
+      const old = this.presence.get(p.user_id);
+      if (old && old.online === p.online && old.last_seen_at === p.last_seen_at) continue;
+      this.presence.set(p.user_id, Object.freeze({ ...p }));
+      changed = true;
+    }
+    if (!changed) return;
+    this.presenceSnapshot = null;
+    this.changed();
   }
 
   /** setRole changes a member's role; the member.role event updates the chat. */

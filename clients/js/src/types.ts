@@ -343,8 +343,35 @@ export interface TypingEvent {
   user_id: string;
 }
 
+/** Whether a user has a connection open, on any node. */
+export interface Presence {
+  user_id: string;
+  online: boolean;
+  /**
+   * When the user was last known online (ISO 8601): for an online user the
+   * latest confirmation, for an offline one when they left. Null if never
+   * seen, or if they hide their presence.
+   */
+  last_seen_at: string | null;
+}
+
+/** The answer of `GET /chats/{chat_id}/presence`. */
+export interface PresencePage {
+  presence: Presence[];
+  has_more: boolean;
+}
+
+/** A member of a chat the user follows came online or went offline. */
+export interface PresenceEvent {
+  type: 'presence';
+  /** One chat shared with user_id; each change comes once, whichever chat it came through. */
+  chat_id: string;
+  user_id: string;
+  presence: Presence;
+}
+
 /** The events a ChatClient delivers to its listeners. */
-export type ChatEvent = PersistedEvent | ReadEvent | ChatCreatedEvent | TypingEvent;
+export type ChatEvent = PersistedEvent | ReadEvent | ChatCreatedEvent | TypingEvent | PresenceEvent;
 
 /** The types of persisted events, which carry a seq. */
 export const persistedTypes: ReadonlySet<string> = new Set([

@@ -279,6 +279,43 @@ test('being removed drops the chat', async () => {
   assert.equal(snap(store).rooms[chat.id], undefined);
 });
 
+test('presence is read when a chat opens and follows presence events', async () => {
+  const chat = server.createChat('alice', ['bob']);
+  const seen = '2026-12-01T19:00:00Z';
+  server.intercept = (r) =>
+    r.path.startsWith(`/chats/${chat.id}/presence`)
+      ? { status: 200, body: { presence: [{ user_id: 'bob', online: false, last_seen_at: seen }], has_more: false } }
+      : undefined;
+  const { store } = await live('alice');
+  await store.openChat(chat.id);
+  await eventually(() => snap(store).presence['bob'] !== undefined);
+  assert.deepEqual(snap(store).presence['bob'], { user_id: 'bob', online: false, last_seen_at: seen });
+  const before = snap(store);
+  const sock = await server.socket(1);
+  const now = '2026-12-01T19:05:00Z';
+  sock.send({ type: 'presence', chat_id: chat.id, user_id: 'bob', presence: { user_id: 'bob', online: true, last_seen_at: now } });
+  await eventually(() => snap(store).presence['bob']?.online === true);
+  assert.notEqual(snap(store), before);
+  assert.ok(Object.isFrozen(snap(store).presence));
+});
+
+test('a server without presence is asked once', async () => {
+  const a = server.createChat('alice', ['bob']);
+  const b = server.createChat('alice', ['carol']);
+  server.intercept = (r) =>
+    r.path.includes('/presence')
+      ? { status: 501, body: { error: { code: 'not_implemented', message: 'presence is turned off' } } }
+      : undefined;
+  const { store } = await live('alice');
+  await store.openChat(a.id);
+  await eventually(() => server.requests.some((r) => r.path.includes('/presence')));
+  await store.loadPresence(a.id);
+  await store.openChat(b.id);
+  await store.loadPresence(b.id);
+  assert.equal(server.requests.filter((r) => r.path.includes('/presence')).length, 1);
+  assert.deepEqual(snap(store).presence, {});
+});
+
 test('roles, renames and the users own settings apply to the chat list, pinned chats first', async () => {
   const pinned = server.createChat('alice', ['bob'], 'group', 'Older');
   const chat = server.createChat('alice', ['bob'], 'group', 'Team');

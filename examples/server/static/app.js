@@ -451,7 +451,7 @@ function renderRoom(s) {
   $('no-chat').hidden = Boolean(open);
   $('chat-view').hidden = !open;
   if (!open) return;
-  if (chat) renderHeader(chat);
+  if (chat) renderHeader(chat, s.presence);
   else $('chat-title').textContent = room && room.loading ? 'Loading…' : '';
 
   const box = $('messages');
@@ -478,10 +478,11 @@ function renderRoom(s) {
   if (atBottom) scrollToBottom();
 }
 
-function renderHeader(c) {
+function renderHeader(c, presence) {
   $('chat-title').textContent = chatTitle(c, me);
   $('chat-members').textContent = (c.kind === 'group' ? 'Group' : 'Direct chat') +
     ' · ' + c.members.map((m) => m.display_name || m.user_id).join(', ');
+  $('chat-presence').textContent = presenceText(c, presence);
   const group = c.kind === 'group';
   $('members-toggle').hidden = !group;
   if (!group) $('members-panel').hidden = true;
@@ -489,6 +490,11 @@ function renderHeader(c) {
   const items = c.members.map((m) => {
     const li = el('li', '', m.display_name || m.user_id);
     li.dataset.userId = m.user_id;
+    const p = presence[m.user_id];
+    if (p) {
+      li.dataset.online = String(p.online);
+      li.title = p.online ? 'online' : lastSeen(p);
+    }
     if (m.role && m.role !== 'member') li.append(el('span', 'role', m.role));
     // Anyone leaves; owners and admins remove and ban whom they outrank
     // (without roles on the server, the creator removes anyone).
@@ -644,6 +650,23 @@ function renderPending(p) {
     li.append(status);
   }
   return li;
+}
+
+// presenceText says who of the other members is online: the other user of
+// a direct chat, a count in a group. Empty when the server has no presence.
+function presenceText(c, presence) {
+  const others = c.members.filter((m) => m.user_id !== me && presence[m.user_id]);
+  if (others.length === 0) return '';
+  if (c.kind === 'direct') {
+    const p = presence[others[0].user_id];
+    return p.online ? 'online' : lastSeen(p);
+  }
+  const n = others.filter((m) => presence[m.user_id].online).length;
+  return n + ' online';
+}
+
+function lastSeen(p) {
+  return p.last_seen_at ? 'last seen ' + formatTime(p.last_seen_at) : 'offline';
 }
 
 function typingText(names) {

@@ -380,6 +380,7 @@ var ChatClient = class {
       case "chat.created":
       case "read":
       case "typing":
+      case "presence":
         if (chatId) this.emit("event", f);
         return;
       default:
@@ -571,6 +572,14 @@ var ChatClient = class {
   listMembers(chatId, opts = {}) {
     return this.request("GET", chatPath(chatId) + "/members" + query({ ...opts }));
   }
+  /**
+   * listPresence pages who of a chat's members is online, by user_id, as
+   * listMembers pages them. A server without presence answers
+   * `not_implemented`. Changes arrive as `presence` events.
+   */
+  listPresence(chatId, opts = {}) {
+    return this.request("GET", chatPath(chatId) + "/presence" + query({ ...opts }));
+  }
   /** addMember adds a user to a group and returns the chat. */
   addMember(chatId, userId) {
     return this.request("POST", chatPath(chatId) + "/members", { user_id: userId });
@@ -696,6 +705,10 @@ var ChatStore = class {
   marking = /* @__PURE__ */ new Set();
   lost = null;
   connection;
+  presence = /* @__PURE__ */ new Map();
+  presenceSnapshot = null;
+  // False once the server said it has no presence.
+  presenceAvailable = true;
   snapshot = null;
   listeners = /* @__PURE__ */ new Set();
   notifyQueued = false;
@@ -720,7 +733,8 @@ var ChatStore = class {
         chatsError: this.chatsError,
         hasMoreChats: this.cursor !== "",
         rooms: this.roomSnapshots(),
-        lost: this.lost
+        lost: this.lost,
+        presence: this.presenceSnapshots()
       });
     }
     return this.snapshot;
@@ -752,6 +766,10 @@ var ChatStore = class {
       );
     }
     return this.chatList;
+  }
+  presenceSnapshots() {
+    if (!this.presenceSnapshot) this.presenceSnapshot = Object.freeze(Object.fromEntries(this.presence));
+    return this.presenceSnapshot;
   }
   roomSnapshots() {
     if (!this.roomsSnapshot) {
@@ -785,7 +803,10 @@ var ChatStore = class {
     this.unsubscribers.push(
       c.on("event", (ev) => this.onEvent(ev)),
       c.on("resync", (id) => void this.onResync(id)),
-      c.on("resumed", () => void this.refreshChats()),
+      c.on("resumed", () => {
+        void this.refreshChats();
+        for (const id of this.rooms.keys()) void this.loadPresence(id);
+      }),
       c.on("status", (s) => {
         this.connection = s;
         this.changed();
@@ -925,6 +946,9 @@ var ChatStore = class {
         return;
       case "typing":
         this.onTyping(ev.chat_id, ev.user_id);
+        return;
+      case "presence":
+        this.putPresence([ev.presence]);
         return;
       default:
         this.onPersisted(ev);
@@ -1156,6 +1180,7 @@ var ChatStore = class {
     this.rooms.set(id, r);
     this.changed(id);
     if (!this.chats.has(id)) void this.fetchChat(id);
+    void this.loadPresence(id);
     try {
       const page = await this.client.listMessages(id, { limit: this.messagePageSize });
       if (this.rooms.get(id) !== r) return;
@@ -1335,6 +1360,40 @@ var ChatStore = class {
   async removeMember(chatId, userId) {
     await this.client.removeMember(chatId, userId);
     if (userId === this.me) this.dropChat(chatId);
+  }
+  /**
+   * loadPresence reads who of a chat's members is online. openChat calls
+   * it, and so does every reconnect for the open chats; `presence` events
+   * keep it current in between. A server without presence answers
+   * `not_implemented` once, and the store stops asking.
+   */
+  async loadPresence(chatId) {
+    let after = "";
+    while (this.presenceAvailable) {
+      let page;
+      try {
+        page = await this.client.listPresence(chatId, { after, limit: 200 });
+      } catch (err) {
+        if (asChatError(err).code === "not_implemented") this.presenceAvailable = false;
+        return;
+      }
+      this.putPresence(page.presence);
+      const last = page.presence[page.presence.length - 1];
+      if (!page.has_more || !last) return;
+      after = last.user_id;
+    }
+  }
+  putPresence(ps) {
+    let changed = false;
+    for (const p of ps) {
+      const old = this.presence.get(p.user_id);
+      if (old && old.online === p.online && old.last_seen_at === p.last_seen_at) continue;
+      this.presence.set(p.user_id, Object.freeze({ ...p }));
+      changed = true;
+    }
+    if (!changed) return;
+    this.presenceSnapshot = null;
+    this.changed();
   }
   /** setRole changes a member's role; the member.role event updates the chat. */
   async setRole(chatId, userId, role) {
