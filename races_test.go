@@ -78,6 +78,33 @@ type hookedStore struct {
 	afterChatIDs func(ctx context.Context, userID string, ids []string)
 	// beforeLastSeqs runs before LastSeqs reads.
 	beforeLastSeqs func(ctx context.Context, chatIDs []string)
+	// beforeGetMember runs before GetMember reads.
+	beforeGetMember func(ctx context.Context, chatID, userID string)
+}
+
+func (s *hookedStore) GetMember(ctx context.Context, chatID, userID string) (chat.Member, error) {
+	if s.beforeGetMember != nil {
+		s.beforeGetMember(ctx, chatID, userID)
+	}
+	return s.Store.GetMember(ctx, chatID, userID)
+}
+
+// pauseFirstGetMember makes the first GetMember call for user in chatID
+// stop at the returned pause, before the Store reads.
+func (s *hookedStore) pauseFirstGetMember(chatID, user string) *pause {
+	p := newPause()
+	var once sync.Once
+	s.beforeGetMember = func(ctx context.Context, c, u string) {
+		if c != chatID || u != user {
+			return
+		}
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			p.wait(ctx)
+		}
+	}
+	return p
 }
 
 func (s *hookedStore) ChatIDs(ctx context.Context, userID string) ([]string, error) {
@@ -590,4 +617,84 @@ func TestChatCreatedForAnAdditionShowsTheAddition(t *testing.T) {
 	}
 	require.Equal(t, []string{"alice", "bob", "carol"}, ids)
 	require.Equal(t, chat.EventMemberAdded, nextIn(t, carol, c.ID).Type)
+}
+
+// A user added to a chat and removed again while their connection joins it
+// (the node follows the chat, then asks the Store whether the user is still
+// in it) gets nothing of the chat, or all of it from its chat.created on:
+// never the removal alone. The removal reaches the connection through the
+// chat's stream before the Store says the user is out; the soak found the
+// connection then handing it on, with the next chat joined, as the one
+// event of a chat it had never announced.
+func TestAddedAndRemovedWhileJoiningGetsNothingOrAll(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewStore()
+	broker := memory.NewBroker()
+	a := chattest.NewService(t, chat.Config{Store: store, Broker: broker})
+	hooked := &hookedStore{Store: store}
+	b := chattest.NewService(t, chat.Config{Store: hooked, Broker: broker})
+	group, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"carol"}})
+	require.NoError(t, err)
+	_, _, err = a.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "history"})
+	require.NoError(t, err)
+	// carol, on node b too, keeps b's stream of the group running and
+	// shows when it has handed an event to every follower.
+	carol, _ := subscribe(t, b, "carol", nil)
+	dave, _ := subscribe(t, b, "dave", nil)
+
+	joining := hooked.pauseFirstGetMember(group.ID, "dave")
+	openOnCleanup(t, joining)
+	_, _, err = a.AddMember(ctx, "alice", group.ID, "dave")
+	require.NoError(t, err)
+	joining.awaitReached(t, "dave's connection asks whether he is still in the group")
+	require.NoError(t, a.RemoveMember(ctx, "alice", group.ID, "dave"))
+	removed := nextOf(t, carol, group.ID, chat.EventMemberRemoved)
+	// The stream handles one event at a time: once carol has the next
+	// one, the removal has reached dave's connection too.
+	_, _, err = a.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "after dave"})
+	require.NoError(t, err)
+	nextOf(t, carol, group.ID, chat.EventMessageCreated)
+	joining.open()
+
+	// Joining the next chat hands on whatever the connection holds. The
+	// sentinel is sent once dave has that chat's history, which the join
+	// read before handing anything on: it comes after whatever was held.
+	other, _, err := a.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"erin"}})
+	require.NoError(t, err)
+	_, _, err = a.SendMessage(ctx, "alice", other.ID, chat.SendMessageRequest{Text: "history"})
+	require.NoError(t, err)
+	added, _, err := a.AddMember(ctx, "alice", other.ID, "dave")
+	require.NoError(t, err)
+	rctx, cancel := context.WithTimeout(ctx, chattest.Timeout)
+	defer cancel()
+	var got []chat.Event
+	sentinel := int64(0)
+	for {
+		ev, err := dave.Next(rctx)
+		require.NoError(t, err)
+		if ev.ChatID == group.ID {
+			got = append(got, ev)
+		}
+		if ev.ChatID == other.ID && ev.Seq == added.LastSeq && sentinel == 0 {
+			m, _, err := a.SendMessage(ctx, "alice", other.ID, chat.SendMessageRequest{Text: "sentinel"})
+			require.NoError(t, err)
+			sentinel = m.Seq
+		}
+		if ev.ChatID == other.ID && sentinel != 0 && ev.Seq == sentinel {
+			break
+		}
+	}
+	if len(got) == 0 {
+		return
+	}
+	require.Equal(t, chat.EventChatCreated, got[0].Type, "dave's first event of the group is %s seq %d", got[0].Type, got[0].Seq)
+	var seqs []int64
+	for _, ev := range got[1:] {
+		seqs = append(seqs, ev.Seq)
+	}
+	var want []int64
+	for seq := int64(1); seq <= removed.Seq; seq++ {
+		want = append(want, seq)
+	}
+	require.Equal(t, want, seqs, "dave's events of the group after its chat.created")
 }

@@ -328,6 +328,22 @@ func (sub *Subscription) leave(chatID string, seq int64) {
 	sub.signal()
 }
 
+// forget leaves chatID as a chat the reader was never told of: nothing of
+// it is theirs. A removal that reached us through the stream meanwhile has
+// left it already, keeping what was held up to the removal; that goes too,
+// since without its chat.created and history it would reach the reader
+// alone.
+func (sub *Subscription) forget(chatID string) {
+	sub.mu.Lock()
+	sub.leaveLocked(chatID, 0)
+	if sub.cut[chatID] != 0 {
+		sub.cut[chatID] = 0
+		sub.dropUnwantedLocked()
+	}
+	sub.mu.Unlock()
+	sub.signal()
+}
+
 // removed is leave for a removal delivered live. The user may have been
 // added back already, with a chat.created that arrived before the removal
 // and found the chat followed: so the goroutine asks the Store for the
@@ -353,6 +369,11 @@ func (sub *Subscription) leaveLocked(chatID string, seq int64) {
 	delete(sub.resyncs, chatID)
 	sub.cut[chatID] = seq
 	sub.unfollows = append(sub.unfollows, chatID)
+	sub.dropUnwantedLocked()
+}
+
+// dropUnwantedLocked drops the held events that are no longer the reader's.
+func (sub *Subscription) dropUnwantedLocked() {
 	kept := sub.pending[:0]
 	for _, d := range sub.pending {
 		if sub.wantedLocked(d) {
@@ -1022,7 +1043,7 @@ func (sub *Subscription) join(ev Event) error {
 	// it unseen. Later ones reach us.
 	if _, err := sub.svc.store.GetMember(ctx, chatID, sub.user); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			sub.leave(chatID, 0)
+			sub.forget(chatID)
 			return nil
 		}
 		return fmt.Errorf("chat: follow new chat: %w", err)
