@@ -340,6 +340,13 @@ func TestSubscribeWhileSending(t *testing.T) {
 
 // Subscriptions coming and going on a busy chat must not deadlock the
 // node: stream workers start while subscriptions follow and unfollow.
+//
+// The sender sends as fast as the Store takes messages, which a reader can
+// fall more than Config.QueueSize events behind when the scheduler leaves
+// it waiting (GOMAXPROCS=1 on a loaded machine did in 7 of 20 runs). Being
+// cut off as a slow consumer is then the documented outcome, not a
+// failure; every subscription must still either resume or be cut off, and
+// none may hang.
 func TestSubscriptionChurnOnBusyChat(t *testing.T) {
 	ctx := context.Background()
 	svc := chattest.NewService(t, chat.Config{})
@@ -367,14 +374,40 @@ func TestSubscriptionChurnOnBusyChat(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 30; i++ {
-				sub, _ := subscribe(t, svc, m, nil)
-				sub.Close()
+				if err := resumeOrSlow(svc, m); !assert.NoError(t, err, "%s, subscription %d", m, i) {
+					return
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	close(stop)
 	<-sent
+}
+
+// resumeOrSlow subscribes user with no positions and reads until resumed,
+// or until the subscription is cut off as a slow consumer, then closes
+// it. It returns any other error, a timeout included.
+func resumeOrSlow(svc *chat.Service, user string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), chattest.Timeout)
+	defer cancel()
+	sub, err := svc.Subscribe(ctx, user, nil)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		ev, err := sub.Next(ctx)
+		if errors.Is(err, chat.ErrSlowConsumer) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Type == chat.EventResumed {
+			return nil
+		}
+	}
 }
 
 // failingBroker refuses publications while fail is set, as a Redis that
