@@ -155,6 +155,9 @@ func TestSlowHandler(t *testing.T) {
 
 	release()
 	waitLost(t, &h.Recorder, "slow")
+	// The loss is reported before the buffered notifications are handed
+	// on; "after" must find room, or it is dropped (and reported) too.
+	waitCount(t, &h.Recorder, "slow", buffer+1)
 	publishT(t, b, "slow", "after")
 	got := waitCount(t, &h.Recorder, "slow", buffer+2)
 
