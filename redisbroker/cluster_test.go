@@ -272,6 +272,17 @@ func TestClusterFailover(t *testing.T) {
 	// Now second is the master and first its replica. Killing second
 	// makes the cluster promote first after the node timeout; meanwhile
 	// the Subscriber cannot reach second and keeps checking the routes.
+	// A replica that has not yet linked up with its new master counts
+	// its data as too old and never stands for election, so the kill
+	// waits for the link.
+	demoted := redis.NewClient(&redis.Options{Addr: first})
+	t.Cleanup(func() { _ = demoted.Close() })
+	require.Eventually(t, func() bool {
+		info, err := demoted.Info(t.Context(), "replication").Result()
+		return err == nil && strings.Contains(info, "role:slave") &&
+			strings.Contains(info, "master_port:"+portOf(second)) &&
+			strings.Contains(info, "master_link_status:up")
+	}, waitTimeout, 10*time.Millisecond, "%s never linked up with %s after the manual failover", first, second)
 	cluster.Server(second).Kill()
 	// The election takes a few node timeouts (2 s each) on a quiet
 	// machine; with other packages' servers sharing two cores it has taken
@@ -286,6 +297,11 @@ func TestClusterFailover(t *testing.T) {
 	assert.NotContains(t, rec.Lost(), elsewhere, "a topic on another master is not affected")
 	publishT(t, b, elsewhere, "still there")
 	waitCount(t, rec, elsewhere, 1)
+}
+
+// portOf returns the port of addr, host:port.
+func portOf(addr string) string {
+	return addr[strings.LastIndexByte(addr, ':')+1:]
 }
 
 func countOf(list []string, s string) int {

@@ -100,6 +100,10 @@ func (c *Cluster) startNode() (*Server, error) {
 		"--cluster-config-file", "nodes.conf",
 		// Fast failure detection, for failover tests.
 		"--cluster-node-timeout", "2000",
+		// A replica stands for election however long its link to the
+		// master has been down: on a loaded machine a replica may not
+		// have linked up with a master that a test then kills.
+		"--cluster-replica-validity-factor", "0",
 		// The default bus port, port+10000, may be taken or out of
 		// range; ask for a free one.
 		"--cluster-port", strconv.Itoa(busPort),
