@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,6 +77,8 @@ type hookedStore struct {
 	// afterChatIDs runs after ChatIDs has read the user's chats, before
 	// they are returned.
 	afterChatIDs func(ctx context.Context, userID string, ids []string)
+	// beforeChatIDs runs before ChatIDs reads.
+	beforeChatIDs func(ctx context.Context, userID string)
 	// beforeLastSeqs runs before LastSeqs reads.
 	beforeLastSeqs func(ctx context.Context, chatIDs []string)
 	// beforeGetMember runs before GetMember reads.
@@ -108,6 +111,9 @@ func (s *hookedStore) pauseFirstGetMember(chatID, user string) *pause {
 }
 
 func (s *hookedStore) ChatIDs(ctx context.Context, userID string) ([]string, error) {
+	if s.beforeChatIDs != nil {
+		s.beforeChatIDs(ctx, userID)
+	}
 	ids, err := s.Store.ChatIDs(ctx, userID)
 	if err == nil && s.afterChatIDs != nil {
 		s.afterChatIDs(ctx, userID, ids)
@@ -697,4 +703,58 @@ func TestAddedAndRemovedWhileJoiningGetsNothingOrAll(t *testing.T) {
 		want = append(want, seq)
 	}
 	require.Equal(t, want, seqs, "dave's events of the group after its chat.created")
+}
+
+// A chat created with a user while their connection resumes, and sent into
+// before the resume reads the user's chats, is followed from that point on:
+// its announcement, held back here on the way, comes after resumed and
+// names a chat that was empty when announced. The connection is still owed
+// the chat from seq 1, as the protocol says for any chat the user was
+// added to while it resumed.
+func TestCreatedDuringResumeGetsTheChatFromTheStart(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewStore()
+	hooked := &hookedStore{Store: store}
+	gated := newGatedBroker(memory.NewBroker())
+	svc := chattest.NewService(t, chat.Config{Store: hooked, Broker: gated})
+	reading := newPause()
+	var first atomic.Bool
+	hooked.beforeChatIDs = func(ctx context.Context, user string) {
+		if user == "bob" && first.CompareAndSwap(false, true) {
+			reading.wait(ctx)
+		}
+	}
+	openOnCleanup(t, reading)
+	gated.hold("u:bob")
+	t.Cleanup(func() { gated.release("u:bob") })
+
+	bob, err := svc.Subscribe(ctx, "bob", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { bob.Close() })
+	// bob's topic is subscribed; his chats are not read yet.
+	reading.awaitReached(t, "bob's connection reads his chats")
+	group, _, err := svc.CreateChat(ctx, "alice", chat.CreateChatRequest{Kind: chat.KindGroup, Members: []string{"bob"}})
+	require.NoError(t, err)
+	_, _, err = svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "before bob's connection follows"})
+	require.NoError(t, err)
+	chat.WaitPublished(svc)
+	reading.open()
+	untilResumed(t, bob)
+	gated.release("u:bob")
+
+	nextOf(t, bob, group.ID, chat.EventChatCreated)
+	last, _, err := svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "after"})
+	require.NoError(t, err)
+	var seqs []int64
+	for seq := int64(0); seq < last.Seq; {
+		ev := nextIn(t, bob, group.ID)
+		require.NotEqual(t, chat.EventResync, ev.Type)
+		seq = ev.Seq
+		seqs = append(seqs, seq)
+	}
+	want := make([]int64, last.Seq)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	require.Equal(t, want, seqs)
 }

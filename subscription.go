@@ -70,9 +70,10 @@ type Subscription struct {
 	// for the chat's held events that did not fit.
 	resyncs map[string]*delivery
 	// liveOnly holds the chats followed since the resume that the reader
-	// did not list: if a chat.created for one follows, the membership is
-	// new and the reader is owed the chat from seq 1.
-	liveOnly map[string]bool
+	// did not list, each with the first seq passed on live (0 while none
+	// has been): if a chat.created for one follows, the membership is new
+	// and the reader is owed the chat from seq 1.
+	liveOnly map[string]int64
 	// presenceSent holds, per user, the latest presence change passed on
 	// (deliverPresence).
 	presenceSent map[string]presenceMark
@@ -555,6 +556,9 @@ func (sub *Subscription) advanceLocked(d *delivery) *delivery {
 		return nil
 	}
 	sub.pos[d.ChatID] = d.Seq
+	if first, ok := sub.liveOnly[d.ChatID]; ok && first == 0 {
+		sub.liveOnly[d.ChatID] = d.Seq
+	}
 	if d.privateTo(sub.user) {
 		return &delivery{Event: d.redacted(), replayed: d.replayed, at: d.at}
 	}
@@ -750,9 +754,9 @@ func (sub *Subscription) resume() error {
 		} else {
 			sub.mu.Lock()
 			if sub.liveOnly == nil {
-				sub.liveOnly = make(map[string]bool)
+				sub.liveOnly = make(map[string]int64)
 			}
-			sub.liveOnly[id] = true
+			sub.liveOnly[id] = 0
 			sub.mu.Unlock()
 		}
 	}
@@ -979,14 +983,18 @@ func (sub *Subscription) handleControl(ev Event) error {
 	announce := Event{Type: EventChatCreated, ChatID: c.ID, Chat: &c}
 	sub.mu.Lock()
 	known := sub.following[ev.ChatID]
-	// Followed since the resume without being listed, and the chat had
-	// events when it was announced (ev.Seq): the user was added to it
-	// while the connection resumed. Unless live events of the chat have
-	// reached the reader already, it gets the chat from seq 1 as for any
-	// new chat; otherwise a resync. (A chat created empty owes the reader
-	// nothing: a late announcement of it is harmless, as documented.)
-	fresh := known && sub.liveOnly[ev.ChatID] && ev.Seq > 0
+	// Followed since the resume without being listed: the user was added
+	// to the chat (or it was created with them) while the connection
+	// resumed, and the resume followed it from wherever it then was, an
+	// empty chat at its announcement included. Unless live events of the
+	// chat have reached the reader already, it gets the chat from seq 1
+	// as for any new chat; otherwise a resync, unless those live events
+	// began at seq 1. (A late announcement of a chat that was empty when
+	// followed replays nothing.)
+	first, fresh := sub.liveOnly[ev.ChatID]
+	fresh = fresh && known
 	replay := fresh && sub.pos[ev.ChatID] == 0
+	resync := fresh && !replay && first > 1
 	delete(sub.liveOnly, ev.ChatID)
 	if replay {
 		sub.holding[ev.ChatID] = true
@@ -1003,7 +1011,7 @@ func (sub *Subscription) handleControl(ev Event) error {
 	switch {
 	case replay:
 		return sub.replayFromStart(ctx, ev.ChatID)
-	case fresh:
+	case resync:
 		if !sub.send(&delivery{Event: Event{Type: EventResync, ChatID: ev.ChatID}}) {
 			return sub.Err()
 		}
