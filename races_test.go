@@ -511,7 +511,10 @@ func TestRemovedWhileResumingGetsNothingMore(t *testing.T) {
 				require.NoError(t, err)
 			}
 			// carol, on node b too, shows when b's stream of the group has
-			// delivered an event to every follower.
+			// delivered an event to every follower. The chats are announced
+			// first: a chat.created reaching her connection after resumed
+			// would replay the group to her (protocol.md).
+			chat.WaitPublished(a)
 			carol, _ := subscribe(t, b, "carol", nil)
 
 			bobChats := hooked.pauseFirstChatIDs("bob")
@@ -644,7 +647,9 @@ func TestAddedAndRemovedWhileJoiningGetsNothingOrAll(t *testing.T) {
 	_, _, err = a.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "history"})
 	require.NoError(t, err)
 	// carol, on node b too, keeps b's stream of the group running and
-	// shows when it has handed an event to every follower.
+	// shows when it has handed an event to every follower. The group is
+	// announced first, so that no late chat.created replays it to her.
+	chat.WaitPublished(a)
 	carol, _ := subscribe(t, b, "carol", nil)
 	dave, _ := subscribe(t, b, "dave", nil)
 
