@@ -42,8 +42,31 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.logTails(t, 60)
+		}
+		c.Close()
+	})
 	return c
+}
+
+// logTails logs the last n lines of every node's log, so that a failed
+// test shows what the cluster did (elections, failovers) before its files
+// are removed.
+func (c *Cluster) logTails(t testing.TB, n int) {
+	c.mu.Lock()
+	servers := c.servers
+	c.mu.Unlock()
+	for _, s := range servers {
+		b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		if err != nil {
+			t.Logf("redistest: node %s: %v", s.Addr(), err)
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		t.Logf("redistest: the last %d lines of node %s's log:\n%s", min(n, len(lines)), s.Addr(), strings.Join(lines[max(0, len(lines)-n):], "\n"))
+	}
 }
 
 // NewCluster is StartCluster for callers without a testing.TB, such as
