@@ -329,14 +329,21 @@ func TestAddedDuringResumeGetsTheChatFromTheStart(t *testing.T) {
 	last, _, err := svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "after"})
 	require.NoError(t, err)
 
+	requireFromSeqOne(t, bob, group.ID, last.Seq)
+}
+
+// requireFromSeqOne reads sub's events of chatID up to seq last and
+// requires them to be every seq from 1, with no resync among them.
+func requireFromSeqOne(t *testing.T, sub *chat.Subscription, chatID string, last int64) {
+	t.Helper()
 	var seqs []int64
-	for seq := int64(0); seq < last.Seq; {
-		ev := nextIn(t, bob, group.ID)
+	for seq := int64(0); seq < last; {
+		ev := nextIn(t, sub, chatID)
 		require.NotEqual(t, chat.EventResync, ev.Type)
 		seq = ev.Seq
 		seqs = append(seqs, seq)
 	}
-	want := make([]int64, last.Seq)
+	want := make([]int64, last)
 	for i := range want {
 		want[i] = int64(i + 1)
 	}

@@ -750,16 +750,5 @@ func TestCreatedDuringResumeGetsTheChatFromTheStart(t *testing.T) {
 	nextOf(t, bob, group.ID, chat.EventChatCreated)
 	last, _, err := svc.SendMessage(ctx, "alice", group.ID, chat.SendMessageRequest{Text: "after"})
 	require.NoError(t, err)
-	var seqs []int64
-	for seq := int64(0); seq < last.Seq; {
-		ev := nextIn(t, bob, group.ID)
-		require.NotEqual(t, chat.EventResync, ev.Type)
-		seq = ev.Seq
-		seqs = append(seqs, seq)
-	}
-	want := make([]int64, last.Seq)
-	for i := range want {
-		want[i] = int64(i + 1)
-	}
-	require.Equal(t, want, seqs)
+	requireFromSeqOne(t, bob, group.ID, last.Seq)
 }
