@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -93,6 +94,10 @@ func newBroker(t testing.TB, client redis.UniversalClient, cfg redisbroker.Confi
 	t.Helper()
 	if cfg.Prefix == "" {
 		cfg.Prefix = prefix(t)
+	}
+	if cfg.Logger == nil {
+		// What the Broker saw is in the output of a failed test.
+		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	b, err := redisbroker.New(client, cfg)
 	require.NoError(t, err)

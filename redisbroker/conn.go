@@ -1,6 +1,7 @@
 package redisbroker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,7 +22,11 @@ var (
 	errNoRoute    = errors.New("redisbroker: no cluster node known for the topic's slot")
 	errUnanswered = errors.New("redisbroker: pub/sub connection did not answer a ping")
 	errOutOfStep  = errors.New("redisbroker: pub/sub reply does not match the commands sent")
+	errReplica    = errors.New("redisbroker: the node is a replica; waiting for the slot map to name its master")
 )
+
+// roleTimeout bounds one ROLE query.
+const roleTimeout = time.Second
 
 // minReconnDelay is the first delay of the reconnect backoff.
 const minReconnDelay = 50 * time.Millisecond
@@ -178,6 +183,18 @@ func (c *conn) connect() (*generation, error) {
 		return nil, err
 	}
 
+	// A node that was demoted while this conn was away would accept the
+	// subscriptions as a replica; see isReplica.
+	if node := c.currentNode(); node != nil {
+		if replica, err := isReplica(s.ctx, node); err == nil && replica {
+			_ = ps.Close()
+			s.mu.Lock()
+			c.failedLocked(errReplica)
+			s.mu.Unlock()
+			return nil, errReplica
+		}
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -193,6 +210,35 @@ func (c *conn) connect() (*generation, error) {
 		return nil, c.lastErr
 	}
 	return g, nil
+}
+
+// currentNode returns the master's client on a cluster, else nil.
+func (c *conn) currentNode() *redis.Client {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.node
+}
+
+// isReplica reports whether node says it is a replica. Redis 7 lets a
+// replica serve SSUBSCRIBE for its master's slots without a redirection,
+// so a slot map that still names a demoted master puts topics on a
+// replica without an error. A subscriber there hears only what the master
+// forwards over the cluster bus: nothing would tell it when that stops,
+// or when the master dies. So topics are subscribed only on nodes that
+// say they are masters; a node that does not answer is not judged here
+// (its connection fails on its own).
+func isReplica(ctx context.Context, node *redis.Client) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, roleTimeout)
+	defer cancel()
+	reply, err := node.Do(ctx, "ROLE").Slice()
+	if err != nil {
+		return false, err
+	}
+	if len(reply) == 0 {
+		return false, errors.New("redisbroker: empty ROLE reply")
+	}
+	role, _ := reply[0].(string)
+	return role == "slave", nil
 }
 
 // failedLocked records a failed attempt to connect.

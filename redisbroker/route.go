@@ -79,7 +79,8 @@ func (s *subscriber) routeLoop() {
 // rerouteOnce reloads the slot map and moves every topic to the conn of
 // its slot's master, subscribing it again where it is not subscribed. A
 // topic that moves is reported lost once confirmed on its new conn. It
-// reports false when some topics are still without a route.
+// reports false when some topics are still without a route, or without a
+// subscription on the conn they are on.
 func (s *subscriber) rerouteOnce() bool {
 	if s.b.cluster != nil {
 		// ForEachMaster reloads the slot map before it runs; the other
@@ -101,6 +102,7 @@ func (s *subscriber) rerouteOnce() bool {
 	if err != nil {
 		s.log.Warn("redisbroker: route topics", "err", err)
 	}
+	s.dropReplicas(routes)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,7 +119,9 @@ func (s *subscriber) rerouteOnce() bool {
 		}
 		r, ok := routes[name]
 		if !ok {
-			if t.conn == nil {
+			// Without a route, a topic stays where it is; one that is
+			// not subscribed there needs another pass.
+			if t.conn == nil || !t.active {
 				complete = false
 			}
 			continue
@@ -153,4 +157,29 @@ func (s *subscriber) rerouteOnce() bool {
 	}
 	s.broadcastLocked()
 	return complete
+}
+
+// dropReplicas removes the routes to nodes that say they are replicas (see
+// isReplica). Such a route comes from a stale slot map, loaded from a node
+// that has not yet heard of a failover; the topics stay unrouted until a
+// later pass loads a map that names the new master.
+func (s *subscriber) dropReplicas(routes map[string]route) {
+	replicas := make(map[string]bool) // by node address, once per pass
+	for name, r := range routes {
+		if r.node == nil {
+			continue
+		}
+		replica, checked := replicas[r.addr]
+		if !checked {
+			ok, err := isReplica(s.ctx, r.node)
+			replica = err == nil && ok
+			replicas[r.addr] = replica
+			if replica {
+				s.log.Info("redisbroker: the slot map names a replica as master; loading it again", "node", r.addr)
+			}
+		}
+		if replica {
+			delete(routes, name)
+		}
+	}
 }
