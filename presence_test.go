@@ -283,6 +283,10 @@ func TestPresenceREST(t *testing.T) {
 	validateAgainstOpenAPI(t, srv)
 	g := presenceGroup(t, svc, "alice", "bob", "carol")
 	presenceSubscribed(t, svc, "bob")
+	// The node records bob online just after his connection opens, not
+	// before it says resumed (1 run in 20 under load read him offline).
+	require.Eventually(t, func() bool { return presenceOf(t, svc, "alice", g.ID)["bob"].Online },
+		chattest.Timeout, 5*time.Millisecond)
 
 	r := srv.Do("alice", http.MethodGet, "/chats/"+g.ID+"/presence?limit=2", nil)
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
