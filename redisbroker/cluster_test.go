@@ -143,7 +143,7 @@ func TestKeySlot(t *testing.T) {
 	}
 }
 
-// nodeClients returns a client of each master, by address.
+// nodeClients returns a client of each node, by address.
 func nodeClients(t *testing.T, cluster *redistest.Cluster) map[string]*redis.Client {
 	clients := make(map[string]*redis.Client)
 	for _, addr := range cluster.Addrs() {
@@ -371,11 +371,7 @@ func TestStaleSlotMapNeverSubscribesOnAReplica(t *testing.T) {
 	first := owner(t, seed, p+"a")
 	second, err := cluster.AddReplica(first)
 	require.NoError(t, err)
-	nodes := map[string]*redis.Client{}
-	for _, addr := range []string{first, second} {
-		nodes[addr] = redis.NewClient(&redis.Options{Addr: addr})
-		t.Cleanup(func() { _ = nodes[addr].Close() })
-	}
+	nodes := nodeClients(t, cluster)
 
 	slots := &slotMap{node: nodes[first]}
 	client := redis.NewClusterClient(&redis.ClusterOptions{ClusterSlots: slots.load})
